@@ -1,0 +1,480 @@
+package query
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// userRec is a User as the index keeps it: immutable once published.
+type userRec struct {
+	User
+	slot uint32
+	// fold holds the folded username, first name and last name that search
+	// compares, computed once per write instead of once per request.
+	fold [3]string
+}
+
+func newRec(u User, slot uint32) *userRec {
+	return &userRec{User: u, slot: slot, fold: [3]string{fold(u.Username), fold(u.FirstName), fold(u.LastName)}}
+}
+
+// field is a user field that lists sort and filter on.
+type field int
+
+const (
+	fieldUsername field = iota
+	fieldFirstName
+	fieldLastName
+	fieldID
+	fieldIsActive
+	numFields
+)
+
+var fieldNames = [numFields]string{"username", "first_name", "last_name", "id", "is_active"}
+
+func fieldByName(name string) (field, bool) {
+	for f, n := range fieldNames {
+		if n == name {
+			return field(f), true
+		}
+	}
+	return 0, false
+}
+
+func (f field) str(r *userRec) string {
+	switch f {
+	case fieldUsername:
+		return r.Username
+	case fieldFirstName:
+		return r.FirstName
+	default:
+		return r.LastName
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// compare orders two records by one field alone.
+func (f field) compare(a, b *userRec) int {
+	switch f {
+	case fieldID:
+		return cmp.Compare(a.ID, b.ID)
+	case fieldIsActive:
+		return boolInt(a.IsActive) - boolInt(b.IsActive)
+	default:
+		return cmp.Compare(f.str(a), f.str(b))
+	}
+}
+
+// compareTotal is the order an index keeps for field f: the field, then id,
+// then name, all ascending. Names are unique, so the order is total.
+func (f field) compareTotal(a, b *userRec) int {
+	if c := f.compare(a, b); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.ID, b.ID); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Name, b.Name)
+}
+
+// memberRef is one membership of a user, kept per user for visibility.
+type memberRef struct {
+	name   string
+	org    string
+	role   Role
+	active bool
+}
+
+// orgRec holds an organization and its member sets. It also exists, with
+// present false, while memberships name an organization that is not (yet)
+// known, so the sets are ready when it arrives.
+type orgRec struct {
+	Organization
+	present bool
+	all     *pset // members in any state
+	active  *pset // active members
+}
+
+// state is one generation of every index. Copying it is a snapshot.
+type state struct {
+	users   *recVec
+	names   hamt[string, uint32]
+	orders  [numFields]*orderList
+	grams   hamt[gram, *pset]
+	orgs    hamt[string, *orgRec]
+	orgIDs  hamt[int64, string]
+	members hamt[string, Membership]
+	byUser  hamt[string, []memberRef]
+	loners  *pset // users with no memberships: the personal workspace
+	count   int
+	slots   int // one past the highest slot ever used
+}
+
+// Index holds users, organizations and memberships, fed from informer
+// events. One goroutine writes; any number read through Snapshot.
+type Index struct {
+	mu   sync.Mutex
+	gen  uint64
+	st   state
+	free []uint32
+	snap atomic.Pointer[Snapshot]
+}
+
+// NewIndex returns an empty index.
+func NewIndex() *Index { return &Index{gen: 1} }
+
+// Snapshot returns a consistent, immutable view of the index. It costs O(1):
+// later writes copy what they change instead of changing it in place.
+func (ix *Index) Snapshot() *Snapshot {
+	if s := ix.snap.Load(); s != nil {
+		return s
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if s := ix.snap.Load(); s != nil {
+		return s
+	}
+	s := &Snapshot{st: ix.st}
+	// Everything reachable from s is now frozen: writes of the next
+	// generation copy it first.
+	ix.gen++
+	ix.snap.Store(s)
+	return s
+}
+
+func (ix *Index) write(fn func(w *writer)) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	fn(&writer{ix: ix, gen: ix.gen, st: &ix.st})
+	ix.snap.Store(nil)
+}
+
+// UpsertUser adds or replaces the user named u.Name.
+func (ix *Index) UpsertUser(u User) { ix.write(func(w *writer) { w.upsertUser(u) }) }
+
+// DeleteUser removes the user named name, if present.
+func (ix *Index) DeleteUser(name string) { ix.write(func(w *writer) { w.deleteUser(name) }) }
+
+// UpsertMembership adds or replaces the membership named m.Name. Its user
+// and organization need not exist yet.
+func (ix *Index) UpsertMembership(m Membership) {
+	ix.write(func(w *writer) { w.upsertMembership(m) })
+}
+
+// DeleteMembership removes the membership named name, if present.
+func (ix *Index) DeleteMembership(name string) {
+	ix.write(func(w *writer) { w.deleteMembership(name) })
+}
+
+// UpsertOrganization adds or replaces the organization o.Slug.
+func (ix *Index) UpsertOrganization(o Organization) {
+	ix.write(func(w *writer) { w.upsertOrganization(o) })
+}
+
+// DeleteOrganization removes the organization slug. Its memberships stay
+// until they are deleted themselves, but no longer make anyone visible.
+func (ix *Index) DeleteOrganization(slug string) {
+	ix.write(func(w *writer) { w.deleteOrganization(slug) })
+}
+
+type writer struct {
+	ix  *Index
+	gen uint64
+	st  *state
+}
+
+func (w *writer) orderRemove(f field, r *userRec) {
+	st := w.st
+	l := st.orders[f]
+	pos := l.search(func(s uint32) bool { return f.compareTotal(st.users.get(s), r) >= 0 })
+	if pos < l.len() && l.at(pos) == r.slot {
+		st.orders[f] = l.remove(w.gen, pos)
+	}
+}
+
+func (w *writer) orderInsert(f field, r *userRec) {
+	st := w.st
+	l := st.orders[f]
+	pos := l.search(func(s uint32) bool { return f.compareTotal(st.users.get(s), r) >= 0 })
+	st.orders[f] = l.insert(w.gen, pos, r.slot)
+}
+
+func (w *writer) gramAdd(g gram, slot uint32) {
+	p, _ := w.st.grams.get(g)
+	if np := p.add(w.gen, slot); np != p {
+		w.st.grams = w.st.grams.set(w.gen, g, np)
+	}
+}
+
+func (w *writer) gramRemove(g gram, slot uint32) {
+	p, ok := w.st.grams.get(g)
+	if !ok {
+		return
+	}
+	np := p.remove(w.gen, slot)
+	switch {
+	case np.len() == 0:
+		w.st.grams = w.st.grams.del(w.gen, g)
+	case np != p:
+		w.st.grams = w.st.grams.set(w.gen, g, np)
+	}
+}
+
+func (w *writer) upsertUser(u User) {
+	st := w.st
+	slot, ok := st.names.get(u.Name)
+	if !ok {
+		w.addUser(u)
+		return
+	}
+	old := st.users.get(slot)
+	if old.User == u {
+		return
+	}
+	r := newRec(u, slot)
+	var moved [numFields]bool
+	for f := range numFields {
+		// id breaks ties in every order, so an id change moves the user
+		// in all of them.
+		if f.compare(old, r) != 0 || old.ID != r.ID {
+			moved[f] = true
+			w.orderRemove(f, old)
+		}
+	}
+	st.users = st.users.set(w.gen, slot, r)
+	for f := range numFields {
+		if moved[f] {
+			w.orderInsert(f, r)
+		}
+	}
+	if old.fold != r.fold {
+		before, after := gramsOf(old.fold[:]...), gramsOf(r.fold[:]...)
+		for _, g := range before {
+			if _, found := slices.BinarySearch(after, g); !found {
+				w.gramRemove(g, slot)
+			}
+		}
+		for _, g := range after {
+			if _, found := slices.BinarySearch(before, g); !found {
+				w.gramAdd(g, slot)
+			}
+		}
+	}
+}
+
+func (w *writer) addUser(u User) {
+	st := w.st
+	var slot uint32
+	if n := len(w.ix.free); n > 0 {
+		slot = w.ix.free[n-1]
+		w.ix.free = w.ix.free[:n-1]
+	} else {
+		slot = uint32(st.slots)
+		st.slots++
+	}
+	r := newRec(u, slot)
+	st.users = st.users.set(w.gen, slot, r)
+	st.names = st.names.set(w.gen, u.Name, slot)
+	for f := range numFields {
+		w.orderInsert(f, r)
+	}
+	for _, g := range gramsOf(r.fold[:]...) {
+		w.gramAdd(g, slot)
+	}
+	st.count++
+	w.syncLoner(u.Name)
+	refs, _ := st.byUser.get(u.Name)
+	for i, ref := range refs {
+		if !slices.ContainsFunc(refs[:i], func(o memberRef) bool { return o.org == ref.org }) {
+			w.syncMember(u.Name, ref.org)
+		}
+	}
+}
+
+func (w *writer) deleteUser(name string) {
+	st := w.st
+	slot, ok := st.names.get(name)
+	if !ok {
+		return
+	}
+	old := st.users.get(slot)
+	for f := range numFields {
+		w.orderRemove(f, old)
+	}
+	for _, g := range gramsOf(old.fold[:]...) {
+		w.gramRemove(g, slot)
+	}
+	st.loners = st.loners.remove(w.gen, slot)
+	refs, _ := st.byUser.get(name)
+	for _, ref := range refs {
+		w.setMember(ref.org, slot, false, false)
+	}
+	st.users = st.users.set(w.gen, slot, nil)
+	st.names = st.names.del(w.gen, name)
+	st.count--
+	w.ix.free = append(w.ix.free, slot)
+}
+
+// syncMember makes the member sets of org agree with the memberships of
+// user, which may hold several (a transient duplicate) or none.
+func (w *writer) syncMember(user, org string) {
+	slot, ok := w.st.names.get(user)
+	if !ok {
+		return
+	}
+	refs, _ := w.st.byUser.get(user)
+	inAll, inActive := false, false
+	for _, r := range refs {
+		if r.org == org {
+			inAll = true
+			inActive = inActive || r.active
+		}
+	}
+	w.setMember(org, slot, inAll, inActive)
+}
+
+func (w *writer) setMember(org string, slot uint32, inAll, inActive bool) {
+	st := w.st
+	rec, ok := st.orgs.get(org)
+	if !ok {
+		if !inAll {
+			return
+		}
+		rec = &orgRec{Organization: Organization{Slug: org}}
+	}
+	all, active := rec.all, rec.active
+	if inAll {
+		all = all.add(w.gen, slot)
+	} else {
+		all = all.remove(w.gen, slot)
+	}
+	if inActive {
+		active = active.add(w.gen, slot)
+	} else {
+		active = active.remove(w.gen, slot)
+	}
+	if ok && all == rec.all && active == rec.active {
+		return
+	}
+	nr := *rec
+	nr.all, nr.active = all, active
+	if !nr.present && nr.all.len() == 0 {
+		st.orgs = st.orgs.del(w.gen, org)
+		return
+	}
+	st.orgs = st.orgs.set(w.gen, org, &nr)
+}
+
+func (w *writer) syncLoner(user string) {
+	slot, ok := w.st.names.get(user)
+	if !ok {
+		return
+	}
+	refs, _ := w.st.byUser.get(user)
+	if len(refs) == 0 {
+		w.st.loners = w.st.loners.add(w.gen, slot)
+	} else {
+		w.st.loners = w.st.loners.remove(w.gen, slot)
+	}
+}
+
+func (w *writer) setRefs(user string, refs []memberRef) {
+	if len(refs) == 0 {
+		w.st.byUser = w.st.byUser.del(w.gen, user)
+	} else {
+		w.st.byUser = w.st.byUser.set(w.gen, user, refs)
+	}
+}
+
+// withoutRef returns a new slice: published slices are never changed.
+func withoutRef(refs []memberRef, name string) []memberRef {
+	out := make([]memberRef, 0, len(refs)+1)
+	for _, r := range refs {
+		if r.name != name {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (w *writer) upsertMembership(m Membership) {
+	st := w.st
+	old, had := st.members.get(m.Name)
+	if had && old == m {
+		return
+	}
+	st.members = st.members.set(w.gen, m.Name, m)
+	if had && old.User != m.User {
+		refs, _ := st.byUser.get(old.User)
+		w.setRefs(old.User, withoutRef(refs, m.Name))
+	}
+	refs, _ := st.byUser.get(m.User)
+	refs = append(withoutRef(refs, m.Name), memberRef{name: m.Name, org: m.Organization, role: m.Role, active: m.Active})
+	w.setRefs(m.User, refs)
+	if had {
+		w.syncMember(old.User, old.Organization)
+		w.syncLoner(old.User)
+	}
+	w.syncMember(m.User, m.Organization)
+	w.syncLoner(m.User)
+}
+
+func (w *writer) deleteMembership(name string) {
+	st := w.st
+	old, had := st.members.get(name)
+	if !had {
+		return
+	}
+	st.members = st.members.del(w.gen, name)
+	refs, _ := st.byUser.get(old.User)
+	w.setRefs(old.User, withoutRef(refs, name))
+	w.syncMember(old.User, old.Organization)
+	w.syncLoner(old.User)
+}
+
+func (w *writer) upsertOrganization(o Organization) {
+	st := w.st
+	rec, ok := st.orgs.get(o.Slug)
+	nr := orgRec{}
+	if ok {
+		nr = *rec
+		if nr.present && nr.ID != o.ID {
+			w.dropOrgID(nr.ID, o.Slug)
+		}
+	}
+	nr.Organization = o
+	nr.present = true
+	st.orgs = st.orgs.set(w.gen, o.Slug, &nr)
+	st.orgIDs = st.orgIDs.set(w.gen, o.ID, o.Slug)
+}
+
+func (w *writer) dropOrgID(id int64, slug string) {
+	if s, ok := w.st.orgIDs.get(id); ok && s == slug {
+		w.st.orgIDs = w.st.orgIDs.del(w.gen, id)
+	}
+}
+
+func (w *writer) deleteOrganization(slug string) {
+	st := w.st
+	rec, ok := st.orgs.get(slug)
+	if !ok || !rec.present {
+		return
+	}
+	w.dropOrgID(rec.ID, slug)
+	if rec.all.len() == 0 {
+		st.orgs = st.orgs.del(w.gen, slug)
+		return
+	}
+	nr := *rec
+	nr.present = false
+	nr.Organization = Organization{Slug: slug}
+	st.orgs = st.orgs.set(w.gen, slug, &nr)
+}

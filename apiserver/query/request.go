@@ -1,0 +1,265 @@
+package query
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// OrgHeader is the header that selects an organization like `org` does.
+const OrgHeader = "X-Organization"
+
+// ParseOptions are the server's settings for list requests.
+type ParseOptions struct {
+	// DefaultPageSize applies when `page` is given without `page_size`;
+	// 10 when zero.
+	DefaultPageSize int
+	// MaxPageSize caps `page_size` (larger values are clamped to it);
+	// 1000 when zero.
+	MaxPageSize int
+}
+
+// SortKey is one key of the `sort` parameter.
+type SortKey struct {
+	// Field is username, first_name, last_name, id or is_active.
+	Field string
+	// Descending is true for a key written with a leading "-".
+	Descending bool
+}
+
+// OrgContext is the organization a request is scoped to (spec section 6).
+type OrgContext struct {
+	// Set is true when `org`, `org_id` or the X-Organization header was
+	// given. Set with Slug "" and ByID false is the personal workspace.
+	Set  bool
+	Slug string
+	// ByID is true when the organization is named by `org_id`.
+	ByID bool
+	ID   int64
+}
+
+// Window is a slice of the whole sorted result, for requests without page
+// numbers (Kubernetes `limit`/`continue`): the server keeps Offset in its
+// continue token.
+type Window struct {
+	Offset int
+	// Limit is the most rows to return; 0 means all of them.
+	Limit int
+}
+
+// ListRequest is a parsed list request. The server may set Extra and Window
+// after parsing.
+type ListRequest struct {
+	// Username, FirstName and LastName are exact, case-sensitive matches;
+	// "" means no filter.
+	Username, FirstName, LastName string
+	// IsActive, when not nil, keeps the users whose is_active equals it.
+	IsActive *bool
+	// Search holds the folded search terms; every one must match.
+	Search []string
+	// Sort holds the sort keys; ties are broken by ascending id, then name.
+	Sort []SortKey
+	// Filter is the compiled `filter`, or nil.
+	Filter *Filter
+	Org    OrgContext
+	// Paged is true when `page` or `page_size` was given.
+	Paged bool
+	// Page is the requested page (1-based); LastPage asks for the last one.
+	Page     int
+	LastPage bool
+	PageSize int
+	// Window applies when Paged is false.
+	Window Window
+	// Extra, when not nil, must also hold for a user to be listed (and
+	// counted): the server's labelSelector and fieldSelector.
+	Extra func(User) bool
+
+	sort []sortKey
+}
+
+type sortKey struct {
+	f    field
+	desc bool
+}
+
+var defaultSort = []sortKey{{fieldID, true}}
+
+// ParseListRequest parses the query parameters of spec section 5 and the
+// X-Organization header (h may be nil). Unknown parameters are ignored. A
+// parameter given several times must have the same value each time. Errors
+// are *Error with status 400.
+func ParseListRequest(q url.Values, h http.Header, opts ParseOptions) (*ListRequest, error) {
+	if opts.DefaultPageSize <= 0 {
+		opts.DefaultPageSize = 10
+	}
+	if opts.MaxPageSize <= 0 {
+		opts.MaxPageSize = 1000
+	}
+	r := &ListRequest{sort: defaultSort}
+	var err error
+	get := func(name string) (string, bool) {
+		v, ok, e := single(name, q[name])
+		if e != nil && err == nil {
+			err = e
+		}
+		return v, ok
+	}
+	r.Username, _ = get("username")
+	r.FirstName, _ = get("first_name")
+	r.LastName, _ = get("last_name")
+	if v, ok := get("is_active"); ok {
+		switch v {
+		case "true":
+			r.IsActive = new(true)
+		case "false":
+			r.IsActive = new(false)
+		default:
+			return nil, badRequest("is_active", "is_active: %q is not true or false", v)
+		}
+	}
+	if v, _ := get("search"); v != "" {
+		r.Search = searchTerms(v)
+	}
+	if v, _ := get("sort"); v != "" {
+		if r.sort, err = parseSort(v); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range r.sort {
+		r.Sort = append(r.Sort, SortKey{Field: fieldNames[k.f], Descending: k.desc})
+	}
+	if v, _ := get("filter"); v != "" {
+		if r.Filter, err = CompileFilter(v); err != nil {
+			return nil, err
+		}
+	}
+	page, pageOK := get("page")
+	size, sizeOK := get("page_size")
+	org, orgOK := get("org")
+	orgID, orgIDOK := get("org_id")
+	if err != nil {
+		return nil, err
+	}
+	// An empty page or page_size is as if it were absent.
+	if pageOK && page != "" {
+		r.Paged = true
+		if page == "last" {
+			r.LastPage = true
+		} else if r.Page, err = positive("page", page); err != nil {
+			return nil, err
+		}
+	}
+	r.PageSize = opts.DefaultPageSize
+	if sizeOK && size != "" {
+		r.Paged = true
+		if r.PageSize, err = positive("page_size", size); err != nil {
+			return nil, err
+		}
+		r.PageSize = min(r.PageSize, opts.MaxPageSize)
+	}
+	if r.Paged && r.Page == 0 && !r.LastPage {
+		r.Page = 1
+	}
+	header, headerOK, err := single(OrgHeader, h.Values(OrgHeader))
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case orgIDOK && (orgOK || headerOK):
+		return nil, badRequest("org_id", "org_id: can't be used together with org or the %s header", OrgHeader)
+	case orgOK && headerOK && org != header:
+		return nil, badRequest("org", "org: %q differs from the %s header %q", org, OrgHeader, header)
+	case orgIDOK:
+		id, perr := strconv.ParseInt(orgID, 10, 64)
+		if perr != nil {
+			return nil, badRequest("org_id", "org_id: %q is not a number", orgID)
+		}
+		r.Org = OrgContext{Set: true, ByID: true, ID: id}
+	case orgOK:
+		r.Org = OrgContext{Set: true, Slug: org}
+	case headerOK:
+		r.Org = OrgContext{Set: true, Slug: header}
+	}
+	return r, nil
+}
+
+// single returns the one value of a parameter given zero or more times.
+func single(name string, vals []string) (string, bool, error) {
+	if len(vals) == 0 {
+		return "", false, nil
+	}
+	for _, v := range vals[1:] {
+		if v != vals[0] {
+			return "", false, badRequest(name, "%s: given more than once with different values", name)
+		}
+	}
+	return vals[0], true, nil
+}
+
+func positive(name, v string) (int, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && n > 0 {
+		// A page far past the end is still a page number: 404 later.
+		return math.MaxInt, nil
+	}
+	if err != nil || n < 1 {
+		if name == "page" {
+			return 0, badRequest(name, "page: %q is not a positive integer or \"last\"", v)
+		}
+		return 0, badRequest(name, "%s: %q is not a positive integer", name, v)
+	}
+	return int(min(n, math.MaxInt)), nil
+}
+
+func parseSort(v string) ([]sortKey, error) {
+	var keys []sortKey
+	for _, k := range strings.Split(v, ",") {
+		k = strings.TrimSpace(k)
+		desc := strings.HasPrefix(k, "-")
+		name := strings.TrimPrefix(k, "-")
+		if k == "" {
+			continue
+		}
+		f, ok := fieldByName(name)
+		if !ok {
+			return nil, badRequest("sort", "sort: unsupported key '%s'; use username, first_name, last_name, id or is_active", name)
+		}
+		keys = append(keys, sortKey{f, desc})
+	}
+	if len(keys) == 0 {
+		return defaultSort, nil
+	}
+	return keys, nil
+}
+
+// searchTerms splits `search` on white space and commas, keeping double
+// quoted phrases whole (an unterminated quote runs to the end), and folds
+// the terms.
+func searchTerms(v string) []string {
+	var terms []string
+	var cur strings.Builder
+	quoted := false
+	flush := func() {
+		if cur.Len() > 0 {
+			terms = append(terms, fold(cur.String()))
+			cur.Reset()
+		}
+	}
+	for _, r := range v {
+		switch {
+		case r == '"':
+			flush()
+			quoted = !quoted
+		case !quoted && (r == ',' || unicode.IsSpace(r)):
+			flush()
+		default:
+			cur.WriteRune(r)
+		}
+	}
+	flush()
+	return terms
+}

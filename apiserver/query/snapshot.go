@@ -1,0 +1,436 @@
+package query
+
+import (
+	"cmp"
+	"fmt"
+	"math/bits"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Snapshot is an immutable view of an Index at one moment. Any number of
+// goroutines may use it at once.
+type Snapshot struct {
+	st state
+}
+
+func (s *Snapshot) rec(slot uint32) *userRec { return s.st.users.get(slot) }
+
+// Len returns the number of users.
+func (s *Snapshot) Len() int { return s.st.count }
+
+// User returns the user named name.
+func (s *Snapshot) User(name string) (User, bool) {
+	slot, ok := s.st.names.get(name)
+	if !ok {
+		return User{}, false
+	}
+	return s.rec(slot).User, true
+}
+
+// UserByID returns the user whose ID is id (the one with the smallest name,
+// should two users ever share an ID). Unallocated IDs (0) match no one.
+func (s *Snapshot) UserByID(id int64) (User, bool) {
+	if id == 0 {
+		return User{}, false
+	}
+	l := s.st.orders[fieldID]
+	pos := l.search(func(slot uint32) bool { return s.rec(slot).ID >= id })
+	if pos >= l.len() {
+		return User{}, false
+	}
+	r := s.rec(l.at(pos))
+	return r.User, r.ID == id
+}
+
+// OrganizationsOf returns the memberships of the user named userName, by
+// organization slug: what `users/self` shows.
+func (s *Snapshot) OrganizationsOf(userName string) []MembershipRole {
+	refs, _ := s.st.byUser.get(userName)
+	out := make([]MembershipRole, 0, len(refs))
+	for _, r := range refs {
+		mr := MembershipRole{Organization: r.org, Role: r.role, Active: r.active}
+		if o, ok := s.st.orgs.get(r.org); ok && o.present {
+			mr.OrganizationID = o.ID
+		}
+		out = append(out, mr)
+	}
+	slices.SortFunc(out, func(a, b MembershipRole) int { return cmp.Compare(a.Organization, b.Organization) })
+	return out
+}
+
+// Visible reports whether the caller may see the user named userName
+// without an organization context: GET by name and watch events. A user
+// that does not exist is not visible.
+func (s *Snapshot) Visible(c Caller, userName string) bool {
+	if _, ok := s.st.names.get(userName); !ok {
+		return false
+	}
+	if c.Admin {
+		return true
+	}
+	if _, ok := s.st.names.get(c.User); !ok || c.User == "" {
+		return false
+	}
+	if c.User == userName {
+		return true
+	}
+	mine, _ := s.st.byUser.get(c.User)
+	theirs, _ := s.st.byUser.get(userName)
+	for _, m := range mine {
+		if !m.active || !s.orgPresent(m.org) {
+			continue
+		}
+		for _, t := range theirs {
+			if t.active && t.org == m.org {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *Snapshot) orgPresent(slug string) bool {
+	o, ok := s.st.orgs.get(slug)
+	return ok && o.present
+}
+
+// orgOf resolves an organization context; 404 when it names no
+// organization.
+func (s *Snapshot) orgOf(ctx OrgContext) (*orgRec, error) {
+	slug, ok := ctx.Slug, true
+	if ctx.ByID {
+		slug, ok = s.st.orgIDs.get(ctx.ID)
+	}
+	if ok {
+		if o, found := s.st.orgs.get(slug); found && o.present {
+			return o, nil
+		}
+	}
+	name := ctx.Slug
+	if ctx.ByID {
+		name = fmt.Sprint(ctx.ID)
+	}
+	return nil, &Error{Status: 404, Message: fmt.Sprintf(orgNotFound, name)}
+}
+
+const (
+	orgNotFound = "`%s` organization does not exist."
+	notAMember  = "You are not an active member of the `%s` organization."
+)
+
+// scope is the set of users a caller may see in a request's context.
+type scope struct {
+	all  bool
+	set  *pset  // when not all, the set is either set ...
+	bits bitset // ... or bits (nil and nil: nobody)
+}
+
+func (s *Snapshot) scopeOf(c Caller, ctx OrgContext) (scope, error) {
+	callerSlot, mapped := s.st.names.get(c.User)
+	mapped = mapped && c.User != ""
+	mine, _ := s.st.byUser.get(c.User)
+	switch {
+	case !ctx.Set && c.Admin:
+		return scope{all: true}, nil
+	case !ctx.Set:
+		if !mapped {
+			return scope{}, nil
+		}
+		b := newBitset(s.st.slots)
+		b.set(callerSlot)
+		for _, m := range mine {
+			if o, ok := s.st.orgs.get(m.org); ok && m.active && o.present {
+				o.active.orInto(b)
+			}
+		}
+		return scope{bits: b}, nil
+	case !ctx.ByID && ctx.Slug == "":
+		// The personal workspace.
+		if c.Admin {
+			return scope{set: s.st.loners}, nil
+		}
+		if mapped && len(mine) == 0 {
+			b := newBitset(s.st.slots)
+			b.set(callerSlot)
+			return scope{bits: b}, nil
+		}
+		return scope{}, nil
+	}
+	o, err := s.orgOf(ctx)
+	if err != nil {
+		return scope{}, err
+	}
+	if c.Admin {
+		return scope{set: o.all}, nil
+	}
+	active, manager := false, false
+	for _, m := range mine {
+		if m.org == o.Slug && m.active {
+			active = true
+			manager = manager || m.role == RoleOwner || m.role == RoleMaintainer
+		}
+	}
+	if !mapped || !active {
+		return scope{}, &Error{Status: 403, Message: fmt.Sprintf(notAMember, o.Slug)}
+	}
+	if manager {
+		return scope{set: o.all}, nil
+	}
+	return scope{set: o.active}, nil
+}
+
+func (sc scope) has(slot uint32) bool {
+	switch {
+	case sc.all:
+		return true
+	case sc.set != nil:
+		return sc.set.has(slot)
+	}
+	return sc.bits.has(slot)
+}
+
+// conditions are the request's filters apart from visibility, split into
+// what indexes answer and what is checked per candidate.
+type conditions struct {
+	eq    [3]string // exact username, first_name, last_name
+	terms []string  // search terms, each to be found by the trigram index
+	ids   idRange
+	preds []func(*userRec) bool
+}
+
+func conditionsOf(r *ListRequest) conditions {
+	var c conditions
+	c.eq = [3]string{r.Username, r.FirstName, r.LastName}
+	for _, t := range r.Search {
+		n := utf8.RuneCountInString(t)
+		if n >= 3 {
+			c.terms = append(c.terms, t)
+		}
+		// A trigram match proves a term of three runes; longer ones and
+		// shorter ones (which no trigram covers) are checked on the record.
+		if n != 3 {
+			c.preds = append(c.preds, func(u *userRec) bool { return termMatches(u, t) })
+		}
+	}
+	if r.IsActive != nil {
+		want := *r.IsActive
+		c.preds = append(c.preds, func(u *userRec) bool { return u.IsActive == want })
+	}
+	if r.Filter != nil {
+		c.ids = r.Filter.ids
+		c.preds = append(c.preds, r.Filter.match)
+	}
+	if r.Extra != nil {
+		extra := r.Extra
+		c.preds = append(c.preds, func(u *userRec) bool { return extra(u.User) })
+	}
+	return c
+}
+
+func termMatches(u *userRec, t string) bool {
+	return strings.Contains(u.fold[0], t) || strings.Contains(u.fold[1], t) || strings.Contains(u.fold[2], t)
+}
+
+func (c *conditions) test(u *userRec) bool {
+	for i, s := range c.eq {
+		if s != "" && field(i).str(u) != s {
+			return false
+		}
+	}
+	for _, t := range c.terms {
+		if !termMatches(u, t) {
+			return false
+		}
+	}
+	for _, p := range c.preds {
+		if !p(u) {
+			return false
+		}
+	}
+	return true
+}
+
+// Matches reports whether the user named userName is in the result of r
+// for caller c, paging aside: the server filters watch events with it. It
+// returns the errors List would.
+func (s *Snapshot) Matches(c Caller, r *ListRequest, userName string) (bool, error) {
+	sc, err := s.scopeOf(c, r.Org)
+	if err != nil {
+		return false, err
+	}
+	slot, ok := s.st.names.get(userName)
+	if !ok || !sc.has(slot) {
+		return false, nil
+	}
+	cond := conditionsOf(r)
+	return cond.test(s.rec(slot)), nil
+}
+
+// List answers a list request for caller c: the users the caller may see in
+// the request's organization context that match every filter, sorted, and
+// the requested page or window of them.
+func (s *Snapshot) List(c Caller, r *ListRequest) (*Result, error) {
+	sc, err := s.scopeOf(c, r.Org)
+	if err != nil {
+		return nil, err
+	}
+	cond := conditionsOf(r)
+	m, count := s.matching(sc, &cond)
+	res := &Result{Count: count}
+	off, limit := 0, count
+	if r.Paged {
+		size := max(r.PageSize, 1)
+		pages := max(1, (count+size-1)/size)
+		page := r.Page
+		if r.LastPage {
+			page = pages
+		}
+		if page < 1 || page > pages {
+			return nil, &Error{Status: 404, Param: "page", Message: "Invalid page."}
+		}
+		res.Page, res.HasPrevious, res.HasNext = page, page > 1, page < pages
+		off, limit = (page-1)*size, size
+	} else {
+		off = max(r.Window.Offset, 0)
+		if r.Window.Limit > 0 {
+			limit = r.Window.Limit
+		}
+		res.HasPrevious = off > 0 && count > 0
+		res.HasNext = off < count && limit < count-off
+	}
+	keys := r.sort
+	if len(keys) == 0 {
+		keys = defaultSort
+	}
+	slots := s.window(m, count, keys, off, limit)
+	res.Users = make([]User, len(slots))
+	for i, slot := range slots {
+		res.Users[i] = s.rec(slot).User
+	}
+	return res, nil
+}
+
+// matching returns the matching users as a bitset (nil: every user) and
+// their number. Indexes give the candidates: visibility sets, the trigram
+// postings of search terms, ranges of the username, name and id orders; only
+// the remaining conditions run per candidate.
+func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int) {
+	var cand bitset
+	narrow := func(b bitset) {
+		if cand == nil {
+			cand = b
+		} else {
+			cand.and(b)
+		}
+	}
+	switch {
+	case sc.all:
+	case sc.set != nil:
+		b := newBitset(s.st.slots)
+		sc.set.orInto(b)
+		narrow(b)
+	case sc.bits != nil:
+		narrow(sc.bits)
+	default:
+		return nil, 0
+	}
+	for i, v := range c.eq {
+		if v != "" {
+			f := field(i)
+			narrow(s.orderRange(f,
+				func(u *userRec) bool { return f.str(u) >= v },
+				func(u *userRec) bool { return f.str(u) > v }))
+		}
+	}
+	if c.ids.bounded {
+		if c.ids.lo > c.ids.hi {
+			return nil, 0
+		}
+		lo, hi := c.ids.lo, c.ids.hi
+		narrow(s.orderRange(fieldID,
+			func(u *userRec) bool { return u.ID >= lo },
+			func(u *userRec) bool { return u.ID > hi }))
+	}
+	for _, t := range c.terms {
+		b, ok := s.gramCandidates(t)
+		if !ok {
+			return nil, 0
+		}
+		narrow(b)
+	}
+	if cand == nil {
+		if len(c.preds) == 0 {
+			return nil, s.st.count
+		}
+		cand = newBitset(s.st.slots)
+		for slot := range uint32(s.st.slots) {
+			if u := s.rec(slot); u != nil && c.testPreds(u) {
+				cand.set(slot)
+			}
+		}
+		return cand, cand.count()
+	}
+	n := 0
+	for i, w := range cand {
+		for rest := w; rest != 0; rest &= rest - 1 {
+			slot := uint32(i*64 + bits.TrailingZeros64(rest))
+			if u := s.rec(slot); u == nil || !c.testPreds(u) {
+				w &^= 1 << (slot & 63)
+			}
+		}
+		cand[i] = w
+		n += bits.OnesCount64(w)
+	}
+	return cand, n
+}
+
+func (c *conditions) testPreds(u *userRec) bool {
+	for _, p := range c.preds {
+		if !p(u) {
+			return false
+		}
+	}
+	return true
+}
+
+// orderRange returns the users between the first position of field f's
+// order where from holds and the first where past holds.
+func (s *Snapshot) orderRange(f field, from, past func(*userRec) bool) bitset {
+	l := s.st.orders[f]
+	lo := l.search(func(slot uint32) bool { return from(s.rec(slot)) })
+	hi := l.search(func(slot uint32) bool { return past(s.rec(slot)) })
+	b := newBitset(s.st.slots)
+	if lo < hi {
+		l.each(lo, 1, func(p int, slot uint32) bool {
+			if p >= hi {
+				return false
+			}
+			b.set(slot)
+			return true
+		})
+	}
+	return b
+}
+
+// gramCandidates returns the users whose fields hold every trigram of the
+// folded term t; false when some trigram occurs nowhere.
+func (s *Snapshot) gramCandidates(t string) (bitset, bool) {
+	grams := gramsOf(t)
+	posts := make([]*pset, 0, len(grams))
+	for _, g := range grams {
+		p, ok := s.st.grams.get(g)
+		if !ok {
+			return nil, false
+		}
+		posts = append(posts, p)
+	}
+	slices.SortFunc(posts, func(a, b *pset) int { return cmp.Compare(a.len(), b.len()) })
+	b := newBitset(s.st.slots)
+	posts[0].orInto(b)
+	for _, p := range posts[1:] {
+		p.andInto(b)
+	}
+	return b, true
+}
