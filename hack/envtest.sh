@@ -71,7 +71,7 @@ GO
   mkdir -p "${ASSETS}.tmp"
   for cmd in kube-apiserver kubectl; do
     if [[ ! -x "${ASSETS}/${cmd}" ]]; then
-      log "building ${cmd} ${KUBE_VERSION} (a cold kube-apiserver build takes about 10 minutes)"
+      log "building ${cmd} ${KUBE_VERSION} (cold, kube-apiserver takes about 10 minutes on 2 cores)"
       (cd "${mod}" && "${GO}" build -trimpath -ldflags "${ldflags}" -o "${ASSETS}.tmp/${cmd}" "k8s.io/kubernetes/cmd/${cmd}")
       mkdir -p "${ASSETS}"
       mv "${ASSETS}.tmp/${cmd}" "${ASSETS}/${cmd}"

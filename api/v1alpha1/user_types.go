@@ -5,13 +5,13 @@ import (
 )
 
 // UserSpec is the declared state of a user account.
-// +kubebuilder:validation:XValidation:rule="!has(self.username) || self.username.matches('^[\\\\w.@+-]+$')",message="username may contain only letters, digits and @ . + - _"
 type UserSpec struct {
 	// username is the login name, unique across users. It defaults to
 	// metadata.name when omitted.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=150
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[\\\\w.@+-]+$')",message="username may contain only letters, digits and @ . + - _"
 	Username string `json:"username,omitempty"`
 
 	// firstName is the user's given name.

@@ -1,0 +1,67 @@
+# Roster's build. Every tool comes from go.mod (controller-gen is a Go tool)
+# or from hack/ (the envtest control plane, built from the Go module proxy).
+
+IMG ?= roster:latest
+GO ?= go
+CONTROLLER_GEN ?= $(GO) tool controller-gen
+# Where hack/envtest.sh caches kube-apiserver, etcd and kubectl (outside the clone).
+ENVTEST_DIR = $(shell hack/envtest.sh print-dir)
+TEST_FLAGS ?= -timeout 45m
+BENCH ?= .
+BENCH_FLAGS ?= -benchmem -benchtime 1x -timeout 60m
+
+.PHONY: all
+all: build
+
+##@ Development
+
+.PHONY: manifests
+manifests: ## Generate the CRDs and the controllers' RBAC from the markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: ## Generate the DeepCopy methods.
+	$(CONTROLLER_GEN) object paths="./api/..."
+
+.PHONY: fmt
+fmt: ## Run gofmt on the code.
+	$(GO) fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet on the code.
+	$(GO) vet ./...
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver, etcd and kubectl for envtest (cached outside the clone).
+	hack/envtest.sh
+
+.PHONY: test
+test: manifests generate fmt vet envtest ## Run every test against a real kube-apiserver and etcd.
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test $(TEST_FLAGS) ./...
+
+.PHONY: bench
+bench: envtest ## Run the benchmarks (see docs/benchmarks.md).
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -run '^$$' -bench '$(BENCH)' $(BENCH_FLAGS) ./...
+
+.PHONY: verify
+verify: manifests generate fmt ## Fail when generated files or go.mod are stale.
+	$(GO) mod tidy
+	@if [ -n "$$(git status --porcelain)" ]; then \
+		echo "verify: these files are stale; run 'make manifests generate fmt' and 'go mod tidy':"; \
+		git status --porcelain; git --no-pager diff --stat; exit 1; \
+	fi
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build the roster binary.
+	CGO_ENABLED=0 $(GO) build -o bin/roster .
+
+.PHONY: docker-build
+docker-build: ## Build the container image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
