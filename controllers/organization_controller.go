@@ -1,0 +1,253 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+)
+
+// +kubebuilder:rbac:groups=iam.roster.dev,resources=organizations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=iam.roster.dev,resources=organizations/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=iam.roster.dev,resources=organizations/finalizers,verbs=update
+// +kubebuilder:rbac:groups=iam.roster.dev,resources=memberships,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=iam.roster.dev,resources=users,verbs=get;list;watch
+
+// OrganizationReconciler gives every Organization its numeric ID, counts its
+// members by state and role, makes sure its owner holds an active owner
+// Membership, and removes its memberships when it is deleted.
+type OrganizationReconciler struct {
+	client.Client
+	Recorder recorder.EventRecorder
+	IDs      *idAllocator
+}
+
+// organizationStep is one step of an Organization reconcile. It updates
+// o.Status in memory and returns done=true when the pass must stop early.
+type organizationStep func(ctx context.Context, o *iamv1alpha1.Organization) (done bool, err error)
+
+// Reconcile brings one Organization's metadata, owner Membership and status in
+// line with the cluster.
+func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	o := &iamv1alpha1.Organization{}
+	if err := r.Get(ctx, req.NamespacedName, o); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	defer countReconcileError("organization", &retErr)
+	before := o.DeepCopy()
+	defer func() {
+		if apierrors.IsConflict(retErr) {
+			retErr = nil
+			return
+		}
+		if retErr != nil {
+			markReconciling(&o.Status.Conditions, o.Generation, errorReason(retErr), retErr.Error())
+		}
+		if reason := readyReason(o.Status.Conditions); reason != readyReason(before.Status.Conditions) && ownerProblem(reason) {
+			r.Recorder.Eventf(o, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", readyMessage(o.Status.Conditions))
+		}
+		if !equality.Semantic.DeepEqual(before.Status, o.Status) {
+			if err := r.Status().Patch(ctx, o, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
+				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
+			}
+		}
+	}()
+
+	if o.DeletionTimestamp != nil {
+		return ctrl.Result{}, r.finalize(ctx, o)
+	}
+	for _, step := range []organizationStep{r.reconcileID, r.reconcileMembers, r.reconcileOwner} {
+		if done, err := step(ctx, o); err != nil || done {
+			return ctrl.Result{}, err
+		}
+	}
+	o.Status.ObservedGeneration = o.Generation
+	return ctrl.Result{}, nil
+}
+
+func ownerProblem(reason string) bool {
+	return reason == ReasonOwnerNotFound || reason == ReasonOwnerRoleMismatch || reason == ReasonOwnerMembershipPending
+}
+
+// reconcileID makes sure the Organization has its ID, its ID annotation and
+// the cleanup finalizer; it stops the pass after a metadata write.
+func (r *OrganizationReconciler) reconcileID(ctx context.Context, o *iamv1alpha1.Organization) (bool, error) {
+	id, patched, err := ensureIDAndFinalizer(ctx, r.Client, r.IDs, r.Recorder, organizationIDs, o, o.Status.ID)
+	if err != nil || patched {
+		return true, err
+	}
+	o.Status.ID = id
+	return false, nil
+}
+
+// reconcileMembers counts the Organization's memberships by state and role.
+// Memberships being deleted are not counted.
+func (r *OrganizationReconciler) reconcileMembers(ctx context.Context, o *iamv1alpha1.Organization) (bool, error) {
+	var memberships iamv1alpha1.MembershipList
+	if err := r.List(ctx, &memberships, client.MatchingFields{indexMembershipOrganization: o.Name}, client.UnsafeDisableDeepCopy); err != nil {
+		return true, fmt.Errorf("listing memberships of Organization %q: %w", o.Name, err)
+	}
+	var members iamv1alpha1.OrganizationMembers
+	for i := range memberships.Items {
+		m := &memberships.Items[i]
+		if m.DeletionTimestamp != nil {
+			continue
+		}
+		counts := &members.Active
+		if !m.Active() {
+			counts = &members.Pending
+		}
+		switch m.Spec.Role {
+		case iamv1alpha1.RoleOwner:
+			counts.Owner++
+		case iamv1alpha1.RoleMaintainer:
+			counts.Maintainer++
+		case iamv1alpha1.RoleSupervisor:
+			counts.Supervisor++
+		case iamv1alpha1.RoleWorker:
+			counts.Worker++
+		}
+		counts.Total++
+	}
+	o.Status.Members = members
+	return false, nil
+}
+
+// reconcileOwner checks that spec.owner names an existing User holding an
+// active owner Membership, and creates that Membership when it is missing.
+// A Membership of the owner with another role or still pending is reported,
+// never overwritten: it was declared by a person and stays theirs to change.
+func (r *OrganizationReconciler) reconcileOwner(ctx context.Context, o *iamv1alpha1.Organization) (bool, error) {
+	owner := o.Spec.Owner
+	if owner == "" {
+		markReady(&o.Status.Conditions, o.Generation, "Organization is ready")
+		return false, nil
+	}
+	ownerExists, err := exists(ctx, r.Client, &iamv1alpha1.User{}, owner)
+	if err != nil {
+		return true, err
+	}
+	if !ownerExists {
+		markStalled(&o.Status.Conditions, o.Generation, ReasonOwnerNotFound, fmt.Sprintf("owner User %q does not exist", owner))
+		return false, nil
+	}
+	name := iamv1alpha1.MembershipName(o.Name, owner)
+	m := &iamv1alpha1.Membership{}
+	err = r.Get(ctx, client.ObjectKey{Name: name}, m)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := r.createOwnerMembership(ctx, o, name); err != nil {
+			return true, err
+		}
+	case err != nil:
+		return true, fmt.Errorf("getting Membership %q: %w", name, err)
+	case m.DeletionTimestamp != nil:
+		// Once it is gone, its delete event brings us back to recreate it.
+		markReconciling(&o.Status.Conditions, o.Generation, ReasonProgressing,
+			fmt.Sprintf("owner Membership %q is being deleted; it will be recreated", name))
+		return true, nil
+	case m.Spec.Role != iamv1alpha1.RoleOwner:
+		markStalled(&o.Status.Conditions, o.Generation, ReasonOwnerRoleMismatch,
+			fmt.Sprintf("owner User %q holds the %s role in Membership %q, not owner", owner, m.Spec.Role, name))
+		return false, nil
+	case !m.Active():
+		markStalled(&o.Status.Conditions, o.Generation, ReasonOwnerMembershipPending,
+			fmt.Sprintf("owner User %q has only a pending invitation in Membership %q", owner, name))
+		return false, nil
+	}
+	markReady(&o.Status.Conditions, o.Generation, "Organization is ready")
+	return false, nil
+}
+
+func (r *OrganizationReconciler) createOwnerMembership(ctx context.Context, o *iamv1alpha1.Organization, name string) error {
+	m := &iamv1alpha1.Membership{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: iamv1alpha1.MembershipSpec{
+			Organization: o.Name,
+			User:         o.Spec.Owner,
+			Role:         iamv1alpha1.RoleOwner,
+			State:        iamv1alpha1.MembershipActive,
+		},
+	}
+	if err := r.Create(ctx, m); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			// The cache lags behind; the membership's create event brings us back.
+			return nil
+		}
+		return fmt.Errorf("creating owner Membership %q: %w", name, err)
+	}
+	r.Recorder.Eventf(o, m, corev1.EventTypeNormal, ReasonOwnerMembershipCreated, "CreateMembership",
+		"Created Membership %q making User %q the owner", name, o.Spec.Owner)
+	return nil
+}
+
+// finalize deletes the Organization's memberships, then drops the finalizer.
+// When a membership cannot be deleted it says why in Ready and in an event
+// and returns the error, so the queue retries with backoff.
+func (r *OrganizationReconciler) finalize(ctx context.Context, o *iamv1alpha1.Organization) error {
+	if !controllerutil.ContainsFinalizer(o, FinalizerCleanup) {
+		return nil
+	}
+	var memberships iamv1alpha1.MembershipList
+	if err := r.List(ctx, &memberships, client.MatchingFields{indexMembershipOrganization: o.Name}); err != nil {
+		return fmt.Errorf("listing memberships of Organization %q: %w", o.Name, err)
+	}
+	deleted, err := deleteMemberships(ctx, r.Client, &memberships)
+	if err != nil {
+		err = withReason(ReasonCleanupFailed, fmt.Errorf("removing the memberships of Organization %q: %w", o.Name, err))
+		if readyReason(o.Status.Conditions) != ReasonCleanupFailed {
+			r.Recorder.Eventf(o, nil, corev1.EventTypeWarning, ReasonCleanupFailed, "Cleanup", "%s", err.Error())
+		}
+		return err
+	}
+	if deleted > 0 {
+		r.Recorder.Eventf(o, nil, corev1.EventTypeNormal, ReasonCleanedUp, "Cleanup", "Deleted %d memberships of Organization %q", deleted, o.Name)
+	}
+	ctrl.LoggerFrom(ctx).V(4).Info("Removing the finalizer", "organization", klog.KObj(o), "deletedMemberships", deleted)
+	return removeFinalizer(ctx, r.Client, o)
+}
+
+// SetupWithManager registers the Organization controller. Membership events
+// reach the Organization after the coalescing delay, so a burst of them costs
+// one status write; User events that change whether a user exists reach the
+// organizations it owns.
+func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("organization").
+		For(&iamv1alpha1.Organization{}).
+		Watches(&iamv1alpha1.Membership{}, enqueueAfter(opts.CoalesceDelay, func(_ context.Context, obj client.Object) []reconcile.Request {
+			return requestsFor(obj.(*iamv1alpha1.Membership).Spec.Organization)
+		})).
+		Watches(&iamv1alpha1.User{}, handler.EnqueueRequestsFromMapFunc(r.organizationsOwnedBy),
+			builder.WithPredicates(existenceChanged)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}).
+		Complete(r)
+}
+
+func (r *OrganizationReconciler) organizationsOwnedBy(ctx context.Context, obj client.Object) []reconcile.Request {
+	var orgs iamv1alpha1.OrganizationList
+	if err := r.List(ctx, &orgs, client.MatchingFields{indexOrganizationOwner: obj.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing organizations owned by user", "user", klog.KObj(obj))
+		return nil
+	}
+	names := make([]string, 0, len(orgs.Items))
+	for i := range orgs.Items {
+		names = append(names, orgs.Items[i].Name)
+	}
+	return requestsFor(names...)
+}

@@ -1,0 +1,66 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+// Options configure the controllers. The zero value is the production default.
+type Options struct {
+	// Namespace holds the ConfigMap with the ID counters (CounterConfigMapName).
+	// Default: roster-system.
+	Namespace string
+	// MaxConcurrentReconciles is the number of workers of each controller. Default: 4.
+	MaxConcurrentReconciles int
+	// CoalesceDelay is how long a User or an Organization waits after a
+	// Membership event before it is reconciled, so that a burst of membership
+	// changes costs one status write. Default: 1s.
+	CoalesceDelay time.Duration
+	// MaxIDBlock bounds how many IDs one counter write reserves. Default: 256.
+	MaxIDBlock int64
+}
+
+func (o Options) withDefaults() Options {
+	if o.Namespace == "" {
+		o.Namespace = "roster-system"
+	}
+	if o.MaxConcurrentReconciles <= 0 {
+		o.MaxConcurrentReconciles = 4
+	}
+	if o.CoalesceDelay <= 0 {
+		o.CoalesceDelay = time.Second
+	}
+	if o.MaxIDBlock <= 0 {
+		o.MaxIDBlock = 256
+	}
+	return o
+}
+
+// SetupWithManager registers the field indexes, the User, Organization and
+// Membership controllers and the metrics with mgr.
+func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	opts = opts.withDefaults()
+	if err := setupIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	ids := newIDAllocator(mgr.GetAPIReader(), mgr.GetClient(), mgr.GetClient(), opts.Namespace, opts.MaxIDBlock)
+	users := &UserReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("roster-users"), IDs: ids}
+	if err := users.SetupWithManager(mgr, opts); err != nil {
+		return fmt.Errorf("setting up the User controller: %w", err)
+	}
+	orgs := &OrganizationReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("roster-organizations"), IDs: ids}
+	if err := orgs.SetupWithManager(mgr, opts); err != nil {
+		return fmt.Errorf("setting up the Organization controller: %w", err)
+	}
+	memberships := &MembershipReconciler{Client: mgr.GetClient()}
+	if err := memberships.SetupWithManager(mgr, opts); err != nil {
+		return fmt.Errorf("setting up the Membership controller: %w", err)
+	}
+	if err := registerMetrics(mgr.GetCache()); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	return nil
+}
