@@ -25,23 +25,23 @@ func compareBy(keys []sortKey, a, b *userRec) int {
 }
 
 // window returns the slots at positions [off, off+limit) of the matching
-// users m (nil: all users, count of them) sorted by keys.
-func (s *Snapshot) window(m bitset, count int, keys []sortKey, off, limit int) []uint32 {
+// users m (nil: all users, count of them) sorted by keys; sp is the span of
+// the first key's order that holds them all.
+func (s *Snapshot) window(m bitset, count int, keys []sortKey, sp span, off, limit int) []uint32 {
 	if off >= count || limit <= 0 {
 		return nil
 	}
 	want := min(limit, count-off)
-	if m != nil && s.sortIsCheaper(count, off+want) {
+	if m != nil && sortIsCheaper(sp.hi-sp.lo, count, off+want) {
 		return s.sortWindow(m, count, keys, off, want)
 	}
-	return s.walk(m, keys, off, want)
+	return s.walk(m, keys, sp, off, want)
 }
 
 // sortIsCheaper weighs sorting the count matching users against walking an
 // order until reach of them have passed, where one step of the walk (a bit
 // test) is about a tenth of one comparison of the sort.
-func (s *Snapshot) sortIsCheaper(count, reach int) bool {
-	n := s.st.count
+func sortIsCheaper(n, count, reach int) bool {
 	walk := n
 	if count > 0 && reach < count {
 		walk = int(min(int64(n), int64(reach)*int64(n)/int64(count)+64))
@@ -69,19 +69,24 @@ func (s *Snapshot) sortWindow(m bitset, count int, keys []sortKey, off, want int
 // within runs of equal first keys ("groups"), so the walk visits groups in
 // the key's direction and sorts each group it emits, stopping as soon as the
 // window is full.
-func (s *Snapshot) walk(m bitset, keys []sortKey, off, want int) []uint32 {
+func (s *Snapshot) walk(m bitset, keys []sortKey, sp span, off, want int) []uint32 {
 	first, rest := keys[0], keys[1:]
 	l := s.st.orders[first.f]
-	n := l.len()
 	in := func(slot uint32) bool { return m == nil || m.has(slot) }
 	out := make([]uint32, 0, want)
+	if sp.lo >= sp.hi {
+		return out
+	}
 	if !first.desc && len(rest) == 0 {
 		skip := off
-		start := 0
+		start := sp.lo
 		if m == nil {
 			start, skip = off, 0
 		}
-		l.each(start, 1, func(_ int, slot uint32) bool {
+		l.each(start, 1, func(p int, slot uint32) bool {
+			if p >= sp.hi {
+				return false
+			}
 			if !in(slot) {
 				return true
 			}
@@ -94,19 +99,22 @@ func (s *Snapshot) walk(m bitset, keys []sortKey, off, want int) []uint32 {
 		})
 		return out
 	}
-	dir, start := 1, 0
+	dir, start := 1, sp.lo
 	if first.desc {
-		dir, start = -1, n-1
+		dir, start = -1, sp.hi-1
 	}
 	// Find the off-th matching user in walk order and its group.
 	p0 := -1
 	if m == nil {
-		if off < n {
+		if off < sp.hi-sp.lo {
 			p0 = start + dir*off
 		}
 	} else {
 		k := off
 		l.each(start, dir, func(p int, slot uint32) bool {
+			if p < sp.lo || p >= sp.hi {
+				return false
+			}
 			if in(slot) {
 				if k == 0 {
 					p0 = p
@@ -121,9 +129,8 @@ func (s *Snapshot) walk(m bitset, keys []sortKey, off, want int) []uint32 {
 		return out
 	}
 	g, h := s.groupStart(l, first.f, p0), s.groupEnd(l, first.f, p0)
-	// Members of the group the walk passed before p0 come first in the
-	// group's own order too... unless the group is reordered: skip counts
-	// the group's members that precede the window either way.
+	// However the group is emitted, as many of its members as the walk
+	// passed before reaching p0 precede the window: skip that many.
 	skip := 0
 	from, to := g, p0-1
 	if dir < 0 {
@@ -174,6 +181,9 @@ func (s *Snapshot) walk(m bitset, keys []sortKey, off, want int) []uint32 {
 			next = g - 1
 		}
 		l.each(next, dir, func(p int, slot uint32) bool {
+			if p < sp.lo || p >= sp.hi {
+				return false
+			}
 			if in(slot) {
 				q = p
 				return false

@@ -277,7 +277,7 @@ func (s *Snapshot) List(c Caller, r *ListRequest) (*Result, error) {
 		return nil, err
 	}
 	cond := conditionsOf(r)
-	m, count := s.matching(sc, &cond)
+	m, count, spans := s.matching(sc, &cond)
 	res := &Result{Count: count}
 	off, limit := 0, count
 	if r.Paged {
@@ -304,7 +304,7 @@ func (s *Snapshot) List(c Caller, r *ListRequest) (*Result, error) {
 	if len(keys) == 0 {
 		keys = defaultSort
 	}
-	slots := s.window(m, count, keys, off, limit)
+	slots := s.window(m, count, keys, spans[keys[0].f], off, limit)
 	res.Users = make([]User, len(slots))
 	for i, slot := range slots {
 		res.Users[i] = s.rec(slot).User
@@ -312,11 +312,19 @@ func (s *Snapshot) List(c Caller, r *ListRequest) (*Result, error) {
 	return res, nil
 }
 
-// matching returns the matching users as a bitset (nil: every user) and
-// their number. Indexes give the candidates: visibility sets, the trigram
-// postings of search terms, ranges of the username, name and id orders; only
-// the remaining conditions run per candidate.
-func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int) {
+// span is the part [lo, hi) of an order that holds every matching user.
+type span struct{ lo, hi int }
+
+// matching returns the matching users as a bitset (nil: every user), their
+// number, and for each order the span known to hold them all. Indexes give
+// the candidates: visibility sets, the trigram postings of search terms,
+// ranges of the username, name and id orders; only the remaining conditions
+// run per candidate.
+func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int, [numFields]span) {
+	var spans [numFields]span
+	for f := range spans {
+		spans[f] = span{0, s.st.orders[f].len()}
+	}
 	var cand bitset
 	narrow := func(b bitset) {
 		if cand == nil {
@@ -334,35 +342,39 @@ func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int) {
 	case sc.bits != nil:
 		narrow(sc.bits)
 	default:
-		return nil, 0
+		return nil, 0, spans
 	}
 	for i, v := range c.eq {
 		if v != "" {
 			f := field(i)
-			narrow(s.orderRange(f,
+			b, sp := s.orderRange(f,
 				func(u *userRec) bool { return f.str(u) >= v },
-				func(u *userRec) bool { return f.str(u) > v }))
+				func(u *userRec) bool { return f.str(u) > v })
+			narrow(b)
+			spans[f] = sp
 		}
 	}
 	if c.ids.bounded {
 		if c.ids.lo > c.ids.hi {
-			return nil, 0
+			return nil, 0, spans
 		}
 		lo, hi := c.ids.lo, c.ids.hi
-		narrow(s.orderRange(fieldID,
+		b, sp := s.orderRange(fieldID,
 			func(u *userRec) bool { return u.ID >= lo },
-			func(u *userRec) bool { return u.ID > hi }))
+			func(u *userRec) bool { return u.ID > hi })
+		narrow(b)
+		spans[fieldID] = sp
 	}
 	for _, t := range c.terms {
 		b, ok := s.gramCandidates(t)
 		if !ok {
-			return nil, 0
+			return nil, 0, spans
 		}
 		narrow(b)
 	}
 	if cand == nil {
 		if len(c.preds) == 0 {
-			return nil, s.st.count
+			return nil, s.st.count, spans
 		}
 		cand = newBitset(s.st.slots)
 		for slot := range uint32(s.st.slots) {
@@ -370,7 +382,7 @@ func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int) {
 				cand.set(slot)
 			}
 		}
-		return cand, cand.count()
+		return cand, cand.count(), spans
 	}
 	n := 0
 	for i, w := range cand {
@@ -383,7 +395,7 @@ func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int) {
 		cand[i] = w
 		n += bits.OnesCount64(w)
 	}
-	return cand, n
+	return cand, n, spans
 }
 
 func (c *conditions) testPreds(u *userRec) bool {
@@ -396,8 +408,8 @@ func (c *conditions) testPreds(u *userRec) bool {
 }
 
 // orderRange returns the users between the first position of field f's
-// order where from holds and the first where past holds.
-func (s *Snapshot) orderRange(f field, from, past func(*userRec) bool) bitset {
+// order where from holds and the first where past holds, and that span.
+func (s *Snapshot) orderRange(f field, from, past func(*userRec) bool) (bitset, span) {
 	l := s.st.orders[f]
 	lo := l.search(func(slot uint32) bool { return from(s.rec(slot)) })
 	hi := l.search(func(slot uint32) bool { return past(s.rec(slot)) })
@@ -411,7 +423,7 @@ func (s *Snapshot) orderRange(f field, from, past func(*userRec) bool) bitset {
 			return true
 		})
 	}
-	return b
+	return b, span{lo, max(lo, hi)}
 }
 
 // gramCandidates returns the users whose fields hold every trigram of the
