@@ -54,14 +54,16 @@
 // collation) and false before true. Ties are broken by ascending id, then by
 // ascending metadata.name, whatever the direction of the keys; so `-id`
 // alone lists newest first and only users sharing an id (0, not yet
-// allocated) fall back to names. Repeated keys are allowed; empty keys in
-// the list (`sort=username,`) are skipped.
+// allocated) fall back to names. A repeated key is dropped (it cannot
+// change the order) and empty keys (`sort=username,`) are skipped.
 //
 // Search: a rune r matches every rune with the same
 // unicode.ToLower(unicode.ToUpper(r)) (so Σ, σ and ς match each other);
 // there is no multi-rune folding (ß does not match ss). Terms split on
 // commas and Unicode white space; a double-quoted phrase is one term that
 // must occur inside one field; an unterminated quote runs to the end.
+// Repeated terms count once; more than MaxSearchTerms (32) distinct terms
+// is a 400, which bounds the work per user.
 //
 // JSON Logic (`filter`):
 //   - Comparisons take a {"var": …} and a literal in either order; the
@@ -81,8 +83,10 @@
 //   - Input that is valid JSON but not an object (`5`, `[1]`) is
 //     "filter: can't parse filter expression: expected a JSON Logic object,
 //     got …"; data after the expression is a parse error too.
-//   - Limits: MaxFilterBytes (16 KiB), MaxFilterDepth (32 levels) and
-//     MaxFilterNodes (4096 values), each a 400 naming the limit.
+//   - Limits: MaxFilterBytes (16 KiB), MaxFilterDepth (32 levels),
+//     MaxFilterNodes (4096 JSON values) and MaxFilterOperations (128
+//     operations, the work per user; the values of an `in` list are
+//     looked up in a set and do not count), each a 400 naming the limit.
 //
 // Visibility (spec section 6):
 //   - A 404 for an unknown organization comes before a 403. Its message is

@@ -17,6 +17,9 @@ const (
 	MaxFilterBytes = 16 << 10
 	MaxFilterDepth = 32
 	MaxFilterNodes = 4096
+	// MaxFilterOperations bounds the work per user: every operation but
+	// the values of an `in` list runs for each candidate.
+	MaxFilterOperations = 128
 	// maxArgsShown keeps error messages short when the arguments are long.
 	maxArgsShown = 200
 )
@@ -131,7 +134,7 @@ type compiled struct {
 	ids   idRange
 }
 
-type compiler struct{ nodes int }
+type compiler struct{ nodes, ops int }
 
 func opError(op string, args any) error {
 	return badRequest("filter", "filter: operation '%s' with arguments '%s' is not supported", op, show(args))
@@ -184,6 +187,10 @@ func (c *compiler) expr(v any, depth int) (compiled, error) {
 var errNotOperation = errors.New("not an operation")
 
 func (c *compiler) op(op string, args any, depth int) (compiled, error) {
+	c.ops++
+	if c.ops > MaxFilterOperations {
+		return compiled{}, badRequest("filter", "filter: expression has more than %d operations", MaxFilterOperations)
+	}
 	switch op {
 	case "and", "or":
 		list, ok := args.([]any)

@@ -164,8 +164,21 @@ func (s *Snapshot) walk(m bitset, keys []sortKey, sp span, off, want int) []uint
 			}
 			return len(rest) > 0 || len(group) < need
 		})
-		if len(rest) > 0 {
+		if len(rest) > 0 && len(group) > bigGroup && skip < len(group) {
+			// A large group (say, every active user) is read off the next
+			// key's order instead of being sorted whole.
+			gm := newBitset(s.st.slots)
+			for _, slot := range group {
+				gm.set(slot)
+			}
+			l2 := s.st.orders[rest[0].f]
+			out = append(out, s.window(gm, len(group), rest, span{0, l2.len()}, skip, want-len(out))...)
+			group = group[:0]
+		} else if len(rest) > 0 {
 			slices.SortFunc(group, func(a, b uint32) int { return compareBy(rest, s.rec(a), s.rec(b)) })
+		}
+		if len(out) == want {
+			return out
 		}
 		for _, slot := range group[min(skip, len(group)):] {
 			out = append(out, slot)
@@ -201,6 +214,10 @@ func (s *Snapshot) walk(m bitset, keys []sortKey, sp span, off, want int) []uint
 		}
 	}
 }
+
+// bigGroup is the group size above which walking the next key's order beats
+// sorting the group.
+const bigGroup = 2048
 
 // groupStart returns the first position whose first key equals position p's.
 func (s *Snapshot) groupStart(l *orderList, f field, p int) int {

@@ -5,10 +5,14 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 )
+
+// MaxSearchTerms bounds the per-user work of one `search`.
+const MaxSearchTerms = 32
 
 // OrgHeader is the header that selects an organization like `org` does.
 const OrgHeader = "X-Organization"
@@ -123,6 +127,9 @@ func ParseListRequest(q url.Values, h http.Header, opts ParseOptions) (*ListRequ
 	}
 	if v, _ := get("search"); v != "" {
 		r.Search = searchTerms(v)
+		if len(r.Search) > MaxSearchTerms {
+			return nil, badRequest("search", "search: more than %d terms", MaxSearchTerms)
+		}
 	}
 	if v, _ := get("sort"); v != "" {
 		if r.sort, err = parseSort(v); err != nil {
@@ -228,7 +235,10 @@ func parseSort(v string) ([]sortKey, error) {
 		if !ok {
 			return nil, badRequest("sort", "sort: unsupported key '%s'; use username, first_name, last_name, id or is_active", name)
 		}
-		keys = append(keys, sortKey{f, desc})
+		// A key already sorted on cannot change the order again.
+		if !slices.ContainsFunc(keys, func(k sortKey) bool { return k.f == f }) {
+			keys = append(keys, sortKey{f, desc})
+		}
 	}
 	if len(keys) == 0 {
 		return defaultSort, nil
@@ -244,10 +254,10 @@ func searchTerms(v string) []string {
 	var cur strings.Builder
 	quoted := false
 	flush := func() {
-		if cur.Len() > 0 {
-			terms = append(terms, fold(cur.String()))
-			cur.Reset()
+		if t := fold(cur.String()); t != "" && !slices.Contains(terms, t) {
+			terms = append(terms, t)
 		}
+		cur.Reset()
 	}
 	for _, r := range v {
 		switch {

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,6 +39,12 @@ func TestParseListRequest(t *testing.T) {
 		}},
 		{"search folds Unicode case", "search=ΣΊΣΥΦΟΣ", nil, func(g Gomega, r *ListRequest) {
 			g.Expect(r.Search).To(Equal([]string{"σίσυφοσ"}))
+		}},
+		{"search terms are kept once", "search=ali,ALI,bob,ali", nil, func(g Gomega, r *ListRequest) {
+			g.Expect(r.Search).To(Equal([]string{"ali", "bob"}))
+		}},
+		{"a repeated sort key is dropped", "sort=last_name,id,-last_name,,id", nil, func(g Gomega, r *ListRequest) {
+			g.Expect(r.Sort).To(Equal([]SortKey{{Field: "last_name"}, {Field: "id"}}))
 		}},
 		{"sort keys and directions", "sort=last_name,-first_name", nil, func(g Gomega, r *ListRequest) {
 			g.Expect(r.Sort).To(Equal([]SortKey{{Field: "last_name"}, {Field: "first_name", Descending: true}}))
@@ -121,6 +128,7 @@ func TestParseListRequestErrors(t *testing.T) {
 		{"two different headers", "", []string{"acme", "beta"}, "X-Organization", "X-Organization: given more than once with different values"},
 		{"two filters", "filter=%7B%7D&filter=x", nil, "filter", "filter: given more than once with different values"},
 		{"bad filter", "filter=%7B", nil, "filter", "filter: can't parse filter expression: unexpected end of JSON input"},
+		{"too many search terms", "search=" + manyTerms(33), nil, "search", "search: more than 32 terms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -229,6 +237,7 @@ func TestCompileFilterErrors(t *testing.T) {
 		{deep, "filter: expression is nested deeper than 32 levels"},
 		{`{"in":[{"var":"id"},[` + strings.TrimSuffix(strings.Repeat("1,", 5000), ",") + `]]}`, "filter: expression has more than 4096 nodes"},
 		{strings.Repeat(" ", MaxFilterBytes+1), "filter: expression is longer than 16384 bytes"},
+		{`{"or":[` + strings.TrimSuffix(strings.Repeat(`{"var":"id"},`, 128), ",") + `]}`, "filter: expression has more than 128 operations"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr[:min(len(tt.expr), 60)], func(t *testing.T) {
@@ -237,4 +246,12 @@ func TestCompileFilterErrors(t *testing.T) {
 			g.Expect(err).To(Equal(&Error{Status: 400, Param: "filter", Message: tt.message}))
 		})
 	}
+}
+
+func manyTerms(n int) string {
+	terms := make([]string, n)
+	for i := range terms {
+		terms[i] = fmt.Sprintf("t%d", i)
+	}
+	return url.QueryEscape(strings.Join(terms, " "))
 }

@@ -1,0 +1,70 @@
+package query
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	. "github.com/onsi/gomega"
+)
+
+// TestConcurrentReaders runs readers against one writer (meant for -race):
+// every snapshot a reader takes must stay self-consistent while the writer
+// goes on.
+func TestConcurrentReaders(t *testing.T) {
+	g := NewWithT(t)
+	ix := NewIndex()
+	for i := range 2000 {
+		ix.UpsertUser(User{Name: fmt.Sprintf("u%d", i), ID: int64(i + 1), Username: fmt.Sprintf("user%d", i), LastName: "Smith"})
+	}
+	ix.UpsertOrganization(Organization{Slug: "acme", ID: 1})
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for r := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				s := ix.Snapshot()
+				req, _ := ParseListRequest(map[string][]string{"sort": {"last_name"}, "page_size": {"50"}, "page": {"last"}}, nil, ParseOptions{})
+				first, err := s.List(Caller{Admin: true}, req)
+				if err == nil {
+					var second *Result
+					second, err = s.List(Caller{Admin: true}, req)
+					if err == nil && (first.Count != s.Len() || fmt.Sprint(first) != fmt.Sprint(second)) {
+						err = fmt.Errorf("reader %d: snapshot changed under it: %d of %d", r, first.Count, s.Len())
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	rnd := rand.New(rand.NewPCG(1, 1))
+	for i := range 3000 {
+		n := fmt.Sprintf("u%d", rnd.IntN(2500))
+		switch rnd.IntN(4) {
+		case 0:
+			ix.DeleteUser(n)
+		case 1:
+			ix.UpsertMembership(Membership{Name: n, Organization: "acme", User: n, Active: true})
+		default:
+			ix.UpsertUser(User{Name: n, ID: int64(i), Username: n, LastName: fmt.Sprint(rnd.IntN(50))})
+		}
+	}
+	close(done)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+}
