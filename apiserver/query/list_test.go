@@ -312,3 +312,15 @@ func TestLookups(t *testing.T) {
 	g.Expect(ix.Snapshot().Visible(Caller{Admin: true}, "bob")).To(BeFalse())
 	g.Expect(s.Visible(Caller{Admin: true}, "bob")).To(BeTrue(), "a snapshot does not change")
 }
+
+func TestHandBuiltRequest(t *testing.T) {
+	g := NewWithT(t)
+	s := fixture().Snapshot()
+	res, err := s.List(Caller{Admin: true}, &ListRequest{Search: []string{"ALI"}, Paged: true})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Users).To(HaveLen(1))
+	g.Expect(res.Users[0].Name).To(Equal("alice"))
+	_, err = s.List(Caller{Admin: true}, &ListRequest{Sort: []SortKey{{Field: "email"}}})
+	g.Expect(err).To(Equal(&Error{Status: 400, Param: "sort",
+		Message: "sort: unsupported key 'email'; use username, first_name, last_name, id or is_active"}))
+}

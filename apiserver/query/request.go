@@ -63,9 +63,10 @@ type ListRequest struct {
 	Username, FirstName, LastName string
 	// IsActive, when not nil, keeps the users whose is_active equals it.
 	IsActive *bool
-	// Search holds the folded search terms; every one must match.
+	// Search holds the search terms; every one must match.
 	Search []string
 	// Sort holds the sort keys; ties are broken by ascending id, then name.
+	// Empty means -id.
 	Sort []SortKey
 	// Filter is the compiled `filter`, or nil.
 	Filter *Filter
@@ -75,14 +76,13 @@ type ListRequest struct {
 	// Page is the requested page (1-based); LastPage asks for the last one.
 	Page     int
 	LastPage bool
+	// PageSize is the page size when Paged; 0 means 10.
 	PageSize int
 	// Window applies when Paged is false.
 	Window Window
 	// Extra, when not nil, must also hold for a user to be listed (and
 	// counted): the server's labelSelector and fieldSelector.
 	Extra func(User) bool
-
-	sort []sortKey
 }
 
 type sortKey struct {
@@ -103,7 +103,7 @@ func ParseListRequest(q url.Values, h http.Header, opts ParseOptions) (*ListRequ
 	if opts.MaxPageSize <= 0 {
 		opts.MaxPageSize = 1000
 	}
-	r := &ListRequest{sort: defaultSort}
+	r := &ListRequest{}
 	var err error
 	get := func(name string) (string, bool) {
 		v, ok, e := single(name, q[name])
@@ -131,12 +131,13 @@ func ParseListRequest(q url.Values, h http.Header, opts ParseOptions) (*ListRequ
 			return nil, badRequest("search", "search: more than %d terms", MaxSearchTerms)
 		}
 	}
+	keys := defaultSort
 	if v, _ := get("sort"); v != "" {
-		if r.sort, err = parseSort(v); err != nil {
+		if keys, err = parseSort(v); err != nil {
 			return nil, err
 		}
 	}
-	for _, k := range r.sort {
+	for _, k := range keys {
 		r.Sort = append(r.Sort, SortKey{Field: fieldNames[k.f], Descending: k.desc})
 	}
 	if v, _ := get("filter"); v != "" {
@@ -220,6 +221,25 @@ func positive(name, v string) (int, error) {
 		return 0, badRequest(name, "%s: %q is not a positive integer", name, v)
 	}
 	return int(min(n, math.MaxInt)), nil
+}
+
+// sortKeys turns a request's Sort into index keys: ListRequest may be built
+// by hand, so this checks again what ParseListRequest checked.
+func sortKeys(sort []SortKey) ([]sortKey, error) {
+	var keys []sortKey
+	for _, k := range sort {
+		f, ok := fieldByName(k.Field)
+		if !ok {
+			return nil, badRequest("sort", "sort: unsupported key '%s'; use username, first_name, last_name, id or is_active", k.Field)
+		}
+		if !slices.ContainsFunc(keys, func(k sortKey) bool { return k.f == f }) {
+			keys = append(keys, sortKey{f, k.Descending})
+		}
+	}
+	if len(keys) == 0 {
+		return defaultSort, nil
+	}
+	return keys, nil
 }
 
 func parseSort(v string) ([]sortKey, error) {

@@ -204,6 +204,7 @@ func conditionsOf(r *ListRequest) conditions {
 	var c conditions
 	c.eq = [3]string{r.Username, r.FirstName, r.LastName}
 	for _, t := range r.Search {
+		t := fold(t) // a no-op for terms from ParseListRequest
 		n := utf8.RuneCountInString(t)
 		if n >= 3 {
 			c.terms = append(c.terms, t)
@@ -272,6 +273,10 @@ func (s *Snapshot) Matches(c Caller, r *ListRequest, userName string) (bool, err
 // the request's organization context that match every filter, sorted, and
 // the requested page or window of them.
 func (s *Snapshot) List(c Caller, r *ListRequest) (*Result, error) {
+	keys, err := sortKeys(r.Sort)
+	if err != nil {
+		return nil, err
+	}
 	sc, err := s.scopeOf(c, r.Org)
 	if err != nil {
 		return nil, err
@@ -281,7 +286,10 @@ func (s *Snapshot) List(c Caller, r *ListRequest) (*Result, error) {
 	res := &Result{Count: count}
 	off, limit := 0, count
 	if r.Paged {
-		size := max(r.PageSize, 1)
+		size := r.PageSize
+		if size <= 0 {
+			size = 10
+		}
 		pages := max(1, (count+size-1)/size)
 		page := r.Page
 		if r.LastPage {
@@ -299,10 +307,6 @@ func (s *Snapshot) List(c Caller, r *ListRequest) (*Result, error) {
 		}
 		res.HasPrevious = off > 0 && count > 0
 		res.HasNext = off < count && limit < count-off
-	}
-	keys := r.sort
-	if len(keys) == 0 {
-		keys = defaultSort
 	}
 	slots := s.window(m, count, keys, spans[keys[0].f], off, limit)
 	res.Users = make([]User, len(slots))
