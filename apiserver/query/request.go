@@ -73,7 +73,8 @@ type ListRequest struct {
 	Org    OrgContext
 	// Paged is true when `page` or `page_size` was given.
 	Paged bool
-	// Page is the requested page (1-based); LastPage asks for the last one.
+	// Page is the requested page (1-based, 0 means 1); LastPage asks for
+	// the last one.
 	Page     int
 	LastPage bool
 	// PageSize is the page size when Paged; 0 means 10.

@@ -291,7 +291,7 @@ func (s *Snapshot) List(c Caller, r *ListRequest) (*Result, error) {
 			size = 10
 		}
 		pages := max(1, (count+size-1)/size)
-		page := r.Page
+		page := max(r.Page, 1)
 		if r.LastPage {
 			page = pages
 		}
