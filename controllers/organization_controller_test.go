@@ -5,6 +5,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -188,6 +189,7 @@ var _ = Describe("Organization controller", func() {
 				found = found || (e.Type == corev1.EventTypeWarning && e.Reason == ReasonCleanupFailed)
 			}
 			g.Expect(found).To(BeTrue())
+			g.Expect(testutil.ToFloat64(reconcileErrors.WithLabelValues("organization", ReasonCleanupFailed))).To(BeNumerically(">=", 1))
 		}).Should(Succeed())
 
 		By("finishing the deletion once the membership can be deleted")
