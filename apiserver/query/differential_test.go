@@ -376,7 +376,7 @@ func checkList(g Gomega, s *Snapshot, m *model, c Caller, r *ListRequest, ctx st
 // taken.
 func TestMatchesReference(t *testing.T) {
 	rounds := 300
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		rounds = 60
 	}
 	queries, listed := 0, 0
