@@ -2,6 +2,7 @@
 # or from hack/ (the envtest control plane, built from the Go module proxy).
 
 IMG ?= roster:latest
+MODULE = github.com/roster-dev/roster
 GO ?= go
 CONTROLLER_GEN ?= $(GO) tool controller-gen
 # Where hack/envtest.sh caches kube-apiserver, etcd and kubectl (outside the clone).
@@ -21,8 +22,13 @@ manifests: ## Generate the CRDs and the controllers' RBAC from the markers.
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: generate
-generate: ## Generate the DeepCopy methods.
-	$(CONTROLLER_GEN) object paths="./api/..."
+generate: ## Generate the DeepCopy methods and the directory's OpenAPI definitions.
+	$(CONTROLLER_GEN) object paths="./api/...;./apiserver/apis/..."
+	$(GO) tool openapi-gen --go-header-file hack/boilerplate.go.txt \
+		--output-dir apiserver/generated/openapi --output-pkg $(MODULE)/apiserver/generated/openapi \
+		--output-file zz_generated.openapi.go --report-filename /dev/null \
+		k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version \
+		$(MODULE)/apiserver/apis/directory/v1alpha1
 
 .PHONY: fmt
 fmt: ## Run gofmt on the code.

@@ -1,5 +1,6 @@
-// Command roster runs Roster: the controllers for the iam.roster.dev CRDs and,
-// in later subcommands, the directory API server and the local control plane.
+// Command roster runs Roster: `roster controllers` runs the controllers of the
+// iam.roster.dev CRDs, `roster apiserver` the directory.roster.dev aggregated
+// API server.
 package main
 
 import (
@@ -15,18 +16,27 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/spf13/pflag"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	"github.com/roster-dev/roster/apiserver/server"
 	"github.com/roster-dev/roster/controllers"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: roster controllers [flags]")
+		fmt.Fprintln(os.Stderr, "usage: roster controllers|apiserver [flags]")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
 	case "controllers":
 		if err := runControllers(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	case "apiserver":
+		if err := runAPIServer(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -72,4 +82,25 @@ func runControllers(args []string) error {
 		return err
 	}
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+func runAPIServer(args []string) error {
+	o := server.NewOptions()
+	fs := pflag.NewFlagSet("apiserver", pflag.ExitOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	cfg, err := o.Config()
+	if err != nil {
+		return err
+	}
+	srv, err := cfg.Complete().New()
+	if err != nil {
+		return err
+	}
+	return srv.Run(genericapiserver.SetupSignalContext())
 }

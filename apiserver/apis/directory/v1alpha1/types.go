@@ -1,0 +1,93 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// User is a user as the caller may see it. Other users get the basic view
+// (id, username, firstName, lastName); the caller's own record and every
+// record an administrator reads get the full view.
+// +kubebuilder:object:root=true
+type User struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata of the underlying iam.roster.dev User.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// id is the user's numeric ID, unique and never reused.
+	// +optional
+	ID int64 `json:"id"`
+	// username is the login name.
+	// +optional
+	Username string `json:"username"`
+	// firstName is the user's given name.
+	// +optional
+	FirstName string `json:"firstName"`
+	// lastName is the user's family name.
+	// +optional
+	LastName string `json:"lastName"`
+
+	// email is the user's email address (full view only).
+	// +optional
+	Email *string `json:"email,omitempty"`
+	// isActive tells whether the account may be used (full view only).
+	// +optional
+	IsActive *bool `json:"isActive,omitempty"`
+	// isStaff marks platform staff (full view only).
+	// +optional
+	IsStaff *bool `json:"isStaff,omitempty"`
+	// isSuperuser grants every permission (full view only).
+	// +optional
+	IsSuperuser *bool `json:"isSuperuser,omitempty"`
+	// groups are the user's privilege groups (full view only).
+	// +optional
+	// +listType=atomic
+	Groups []string `json:"groups,omitempty"`
+	// lastLogin is the time of the user's last authenticated request through
+	// the directory (full view only).
+	// +optional
+	LastLogin *metav1.Time `json:"lastLogin,omitempty"`
+	// dateJoined is when the account was created (full view only).
+	// +optional
+	DateJoined *metav1.Time `json:"dateJoined,omitempty"`
+	// organizations are the caller's own organizations and roles (self only).
+	// +optional
+	// +listType=atomic
+	Organizations []UserOrganization `json:"organizations,omitempty"`
+}
+
+// UserOrganization is one of the caller's memberships, shown on `self`.
+type UserOrganization struct {
+	// slug is the organization's slug.
+	Slug string `json:"slug"`
+	// id is the organization's numeric ID.
+	// +optional
+	ID int64 `json:"id,omitempty"`
+	// role is the caller's role: owner, maintainer, supervisor or worker.
+	Role string `json:"role"`
+	// active is false for a pending invitation.
+	Active bool `json:"active"`
+}
+
+// UserList is a page of users, with the REST pagination fields beside the
+// standard items.
+// +kubebuilder:object:root=true
+type UserList struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	// count is the number of users matching the request, before paging.
+	Count int64 `json:"count"`
+	// next is the path and query of the next page, or null.
+	// +optional
+	Next *string `json:"next"`
+	// previous is the path and query of the previous page, or null.
+	// +optional
+	Previous *string `json:"previous"`
+
+	// items are the users on this page.
+	// +listType=atomic
+	Items []User `json:"items"`
+}

@@ -1,0 +1,118 @@
+package directory
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	"github.com/roster-dev/roster/apiserver/query"
+)
+
+// Caller is who a request is answered for.
+type Caller struct {
+	query.Caller
+	// Identity is the Kubernetes identity kube-apiserver authenticated.
+	Identity user.Info
+	// User is the caller's own User, or nil when the identity maps to none.
+	User *iamv1alpha1.User
+}
+
+// IsSelf reports whether the User named name is the caller's own.
+func (c *Caller) IsSelf(name string) bool {
+	return c.User != nil && c.User.Name == name
+}
+
+// Caller maps the request's authenticated identity to a User (spec section
+// 3): the User whose username, or one of whose identities, equals the
+// Kubernetes user name; the oldest one when several claim it.
+func (d *Directory) Caller(ctx context.Context) (*Caller, error) {
+	info, ok := genericrequest.UserFrom(ctx)
+	if !ok || info.GetName() == "" {
+		return nil, apierrors.NewUnauthorized("the request carries no authenticated user")
+	}
+	c := &Caller{Identity: info}
+	users, err := d.usersByIdentity(ctx, info.GetName())
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	if len(users) > 0 {
+		// The username a user claims wins over an identity another user lists.
+		pick := users[0]
+		for _, u := range users {
+			if u.EffectiveUsername() == info.GetName() {
+				pick = u
+				break
+			}
+		}
+		if !pick.Active() {
+			return nil, apierrors.NewForbidden(iamv1alpha1.GroupVersion.WithResource("users").GroupResource(), pick.Name,
+				errInactive)
+		}
+		c.User = &pick
+		c.Caller.User = pick.Name
+		c.Caller.Admin = pick.Spec.IsSuperuser
+		d.logins.record(ctx, &pick)
+	}
+	if !c.Caller.Admin {
+		c.Caller.Admin = slices.ContainsFunc(info.GetGroups(), func(g string) bool {
+			return slices.Contains(d.opts.AdminGroups, g)
+		})
+	}
+	return c, nil
+}
+
+var errInactive = inactiveError{}
+
+type inactiveError struct{}
+
+func (inactiveError) Error() string { return "the user account is inactive" }
+
+// loginRecorder writes status.lastLogin, at most once per interval per user,
+// without making the request wait.
+type loginRecorder struct {
+	client   client.Client
+	interval time.Duration
+
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func newLoginRecorder(c client.Client, interval time.Duration) *loginRecorder {
+	return &loginRecorder{client: c, interval: interval, last: map[string]time.Time{}}
+}
+
+func (r *loginRecorder) record(ctx context.Context, u *iamv1alpha1.User) {
+	if r.interval <= 0 {
+		return
+	}
+	now := time.Now()
+	if u.Status.LastLogin != nil && now.Sub(u.Status.LastLogin.Time) < r.interval {
+		return
+	}
+	r.mu.Lock()
+	if t, ok := r.last[u.Name]; ok && now.Sub(t) < r.interval {
+		r.mu.Unlock()
+		return
+	}
+	r.last[u.Name] = now
+	r.mu.Unlock()
+
+	patch := client.RawPatch("application/merge-patch+json",
+		[]byte(`{"status":{"lastLogin":"`+metav1.NewTime(now).UTC().Format(time.RFC3339)+`"}}`))
+	target := &iamv1alpha1.User{}
+	target.Name = u.Name
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		// A lost lastLogin update is retried at the next request after the interval.
+		_ = r.client.Status().Patch(ctx, target, patch)
+	}()
+}

@@ -1,0 +1,413 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	"github.com/roster-dev/roster/apiserver/query"
+)
+
+// Field indexes on the informer cache.
+const (
+	// identityIndex maps a Kubernetes user name to the User it stands for:
+	// the effective username and every spec.identities entry.
+	identityIndex = "directory.identity"
+	// membershipUserIndex and membershipOrgIndex find memberships by user
+	// and by organization.
+	membershipUserIndex = "directory.membership.user"
+	membershipOrgIndex  = "directory.membership.organization"
+)
+
+// Options configure a Directory.
+type Options struct {
+	// AdminGroups are the Kubernetes groups whose members are administrators
+	// (spec section 3).
+	AdminGroups []string
+	// AllowSelfRegistration lets a caller with no User create one for itself.
+	AllowSelfRegistration bool
+	// LastLoginInterval is the least time between two writes of one user's
+	// status.lastLogin; 0 disables lastLogin tracking.
+	LastLoginInterval time.Duration
+	// WatchBuffer is the number of events a watcher may fall behind by
+	// before it is closed.
+	WatchBuffer int
+	// History is the number of recent changes kept to resume watches from
+	// a resourceVersion.
+	History int
+	// Page holds the page size settings of list requests.
+	Page query.ParseOptions
+}
+
+// Directory is the aggregated server's view of the CRDs.
+type Directory struct {
+	opts   Options
+	cache  ctrlcache.Cache
+	client client.Client
+	index  *query.Index
+	hub    *hub
+
+	mu      sync.Mutex
+	changed *sync.Cond
+	// seen is the newest resourceVersion the cache delivered, per kind.
+	seen map[string]uint64
+	// gen counts the events the cache delivered, to wake waiters.
+	gen uint64
+
+	logins *loginRecorder
+}
+
+// New builds a Directory that reads and writes the CRDs with cfg: the
+// server's own credentials, never a caller's.
+func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, error) {
+	if opts.WatchBuffer <= 0 {
+		opts.WatchBuffer = 1024
+	}
+	if opts.History <= 0 {
+		opts.History = 4096
+	}
+	c, err := ctrlcache.New(cfg, ctrlcache.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("creating the informer cache: %w", err)
+	}
+	cl, err := client.New(cfg, client.Options{Scheme: scheme, Cache: &client.CacheOptions{Reader: c}})
+	if err != nil {
+		return nil, fmt.Errorf("creating the client: %w", err)
+	}
+	d := &Directory{
+		opts:   opts,
+		cache:  c,
+		client: cl,
+		index:  query.NewIndex(),
+		hub:    newHub(opts.History),
+		seen:   map[string]uint64{},
+	}
+	d.changed = sync.NewCond(&d.mu)
+	d.logins = newLoginRecorder(cl, opts.LastLoginInterval)
+	return d, nil
+}
+
+// Start registers the indexes and event handlers and runs the cache until ctx
+// ends. Call WaitForCacheSync to know when it is ready.
+func (d *Directory) Start(ctx context.Context) error {
+	if err := d.setupIndexes(ctx); err != nil {
+		return err
+	}
+	if err := d.setupHandlers(ctx); err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		d.hub.closeAll()
+	}()
+	return d.cache.Start(ctx)
+}
+
+// WaitForCacheSync blocks until the cache holds every object.
+func (d *Directory) WaitForCacheSync(ctx context.Context) bool {
+	return d.cache.WaitForCacheSync(ctx)
+}
+
+func (d *Directory) setupIndexes(ctx context.Context) error {
+	idx := d.cache
+	if err := idx.IndexField(ctx, &iamv1alpha1.User{}, identityIndex, func(o client.Object) []string {
+		u := o.(*iamv1alpha1.User)
+		return append([]string{u.EffectiveUsername()}, u.Spec.Identities...)
+	}); err != nil {
+		return fmt.Errorf("indexing users by identity: %w", err)
+	}
+	if err := idx.IndexField(ctx, &iamv1alpha1.Membership{}, membershipUserIndex, func(o client.Object) []string {
+		return []string{o.(*iamv1alpha1.Membership).Spec.User}
+	}); err != nil {
+		return fmt.Errorf("indexing memberships by user: %w", err)
+	}
+	if err := idx.IndexField(ctx, &iamv1alpha1.Membership{}, membershipOrgIndex, func(o client.Object) []string {
+		return []string{o.(*iamv1alpha1.Membership).Spec.Organization}
+	}); err != nil {
+		return fmt.Errorf("indexing memberships by organization: %w", err)
+	}
+	return nil
+}
+
+func (d *Directory) setupHandlers(ctx context.Context) error {
+	kinds := []struct {
+		obj    client.Object
+		upsert func(obj any)
+		remove func(obj any)
+	}{
+		{&iamv1alpha1.User{}, d.upsertUser, d.deleteUser},
+		{&iamv1alpha1.Membership{}, d.upsertMembership, d.deleteMembership},
+		{&iamv1alpha1.Organization{}, d.upsertOrganization, d.deleteOrganization},
+	}
+	for _, k := range kinds {
+		inf, err := d.cache.GetInformer(ctx, k.obj)
+		if err != nil {
+			return fmt.Errorf("getting the informer for %T: %w", k.obj, err)
+		}
+		upsert, remove := k.upsert, k.remove
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    upsert,
+			UpdateFunc: func(_, obj any) { upsert(obj) },
+			DeleteFunc: func(obj any) {
+				if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+					obj = t.Obj
+				}
+				remove(obj)
+			},
+		}); err != nil {
+			return fmt.Errorf("watching %T: %w", k.obj, err)
+		}
+	}
+	return nil
+}
+
+// Record converts a User to the query engine's record.
+func Record(u *iamv1alpha1.User) query.User {
+	return query.User{
+		Name:      u.Name,
+		ID:        u.Status.ID,
+		Username:  u.EffectiveUsername(),
+		FirstName: u.Spec.FirstName,
+		LastName:  u.Spec.LastName,
+		IsActive:  u.Active(),
+	}
+}
+
+func (d *Directory) upsertUser(obj any) {
+	u, ok := obj.(*iamv1alpha1.User)
+	if !ok {
+		return
+	}
+	d.index.UpsertUser(Record(u))
+	d.publish(change{kind: kindUser, user: u.Name, rv: d.observe(kindUser, u.ResourceVersion)})
+}
+
+func (d *Directory) deleteUser(obj any) {
+	u, ok := obj.(*iamv1alpha1.User)
+	if !ok {
+		return
+	}
+	d.index.DeleteUser(u.Name)
+	d.publish(change{kind: kindUser, user: u.Name, deleted: u, rv: d.observe(kindUser, u.ResourceVersion)})
+}
+
+func membershipRecord(m *iamv1alpha1.Membership) query.Membership {
+	return query.Membership{
+		Name:         m.Name,
+		Organization: m.Spec.Organization,
+		User:         m.Spec.User,
+		Role:         query.Role(m.Spec.Role),
+		Active:       m.Active(),
+	}
+}
+
+func (d *Directory) upsertMembership(obj any) {
+	m, ok := obj.(*iamv1alpha1.Membership)
+	if !ok {
+		return
+	}
+	d.index.UpsertMembership(membershipRecord(m))
+	d.publish(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, rv: d.observe(kindMembership, m.ResourceVersion)})
+}
+
+func (d *Directory) deleteMembership(obj any) {
+	m, ok := obj.(*iamv1alpha1.Membership)
+	if !ok {
+		return
+	}
+	d.index.DeleteMembership(m.Name)
+	d.publish(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, rv: d.observe(kindMembership, m.ResourceVersion)})
+}
+
+func (d *Directory) upsertOrganization(obj any) {
+	o, ok := obj.(*iamv1alpha1.Organization)
+	if !ok {
+		return
+	}
+	d.index.UpsertOrganization(query.Organization{Slug: o.Name, ID: o.Status.ID})
+	d.observe(kindOrganization, o.ResourceVersion)
+}
+
+func (d *Directory) deleteOrganization(obj any) {
+	o, ok := obj.(*iamv1alpha1.Organization)
+	if !ok {
+		return
+	}
+	d.index.DeleteOrganization(o.Name)
+	d.observe(kindOrganization, o.ResourceVersion)
+}
+
+// observe records that the cache delivered resourceVersion rv of a kind and
+// wakes the writers waiting to read their own writes.
+func (d *Directory) observe(kind string, rv string) uint64 {
+	n, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil {
+		return 0
+	}
+	d.mu.Lock()
+	if n > d.seen[kind] {
+		d.seen[kind] = n
+	}
+	d.gen++
+	d.mu.Unlock()
+	d.changed.Broadcast()
+	return n
+}
+
+// ResourceVersion is the newest resourceVersion the cache has delivered, of
+// any kind: the list's metadata.resourceVersion.
+func (d *Directory) ResourceVersion() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var rv uint64
+	for _, n := range d.seen {
+		rv = max(rv, n)
+	}
+	return rv
+}
+
+// waitFor blocks until the cache has delivered resourceVersion rv of kind,
+// or timeout passes, so that a caller reads its own write.
+func (d *Directory) waitFor(ctx context.Context, kind string, rv string, timeout time.Duration) {
+	n, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil {
+		return
+	}
+	d.waitUntil(ctx, timeout, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.seen[kind] >= n
+	})
+}
+
+// waitUntil blocks until done holds, re-checking it after every event the
+// cache delivers, or until timeout passes.
+func (d *Directory) waitUntil(ctx context.Context, timeout time.Duration, done func() bool) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.changed.Broadcast()
+	})
+	defer stop()
+	for {
+		d.mu.Lock()
+		gen := d.gen
+		d.mu.Unlock()
+		if done() || ctx.Err() != nil {
+			return
+		}
+		d.mu.Lock()
+		for d.gen == gen && ctx.Err() == nil {
+			d.changed.Wait()
+		}
+		d.mu.Unlock()
+	}
+}
+
+// Snapshot is a consistent view of the index for one request.
+func (d *Directory) Snapshot() *query.Snapshot { return d.index.Snapshot() }
+
+// User returns the cached User named name.
+func (d *Directory) User(ctx context.Context, name string) (*iamv1alpha1.User, error) {
+	u := &iamv1alpha1.User{}
+	if err := d.cache.Get(ctx, client.ObjectKey{Name: name}, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// MembershipsOf returns the cached memberships of the User named user.
+func (d *Directory) MembershipsOf(ctx context.Context, user string) ([]iamv1alpha1.Membership, error) {
+	var list iamv1alpha1.MembershipList
+	if err := d.cache.List(ctx, &list, client.MatchingFields{membershipUserIndex: user}); err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// membersOf returns the names of the users with a membership in org, in any state.
+func (d *Directory) membersOf(ctx context.Context, org string) []string {
+	var list iamv1alpha1.MembershipList
+	if err := d.cache.List(ctx, &list, client.MatchingFields{membershipOrgIndex: org}); err != nil {
+		return nil
+	}
+	names := make([]string, 0, len(list.Items))
+	for _, m := range list.Items {
+		names = append(names, m.Spec.User)
+	}
+	return names
+}
+
+// usersByIdentity returns the users that a Kubernetes user name maps to,
+// oldest first.
+func (d *Directory) usersByIdentity(ctx context.Context, name string) ([]iamv1alpha1.User, error) {
+	var list iamv1alpha1.UserList
+	if err := d.cache.List(ctx, &list, client.MatchingFields{identityIndex: name}); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(list.Items, func(a, b iamv1alpha1.User) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return compareStrings(a.Name, b.Name)
+	})
+	return list.Items, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Client is the client that writes with the server's own credentials.
+func (d *Directory) Client() client.Client { return d.client }
+
+// Options returns the directory's settings.
+func (d *Directory) Options() Options { return d.opts }
+
+// UsernameTakenBy returns the name of another User than except whose
+// effective username is username, or "".
+func (d *Directory) UsernameTakenBy(ctx context.Context, username, except string) string {
+	users, err := d.usersByIdentity(ctx, username)
+	if err != nil {
+		return ""
+	}
+	for _, u := range users {
+		if u.Name != except && u.EffectiveUsername() == username {
+			return u.Name
+		}
+	}
+	return ""
+}
+
+// WaitForUser blocks until the cache shows the User write that returned
+// resourceVersion rv, or timeout passes: a caller then reads its own write.
+func (d *Directory) WaitForUser(ctx context.Context, rv string, timeout time.Duration) {
+	d.waitFor(ctx, kindUser, rv, timeout)
+}
+
+// WaitForUserGone blocks until the cache no longer shows the User named name
+// as live (it is gone or being deleted), or timeout passes.
+func (d *Directory) WaitForUserGone(ctx context.Context, name string, timeout time.Duration) {
+	d.waitUntil(ctx, timeout, func() bool {
+		u, err := d.User(ctx, name)
+		return err != nil || u.DeletionTimestamp != nil
+	})
+}

@@ -1,0 +1,309 @@
+package user
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	directoryv1alpha1 "github.com/roster-dev/roster/apiserver/apis/directory/v1alpha1"
+	"github.com/roster-dev/roster/apiserver/directory"
+	"github.com/roster-dev/roster/apiserver/query"
+)
+
+// REST serves the directory's users.
+type REST struct {
+	dir *directory.Directory
+}
+
+// NewREST returns the users storage over a directory.
+func NewREST(dir *directory.Directory) *REST {
+	return &REST{dir: dir}
+}
+
+var (
+	_ rest.Storage              = &REST{}
+	_ rest.Scoper               = &REST{}
+	_ rest.KindProvider         = &REST{}
+	_ rest.SingularNameProvider = &REST{}
+	_ rest.ShortNamesProvider   = &REST{}
+	_ rest.Lister               = &REST{}
+	_ rest.Getter               = &REST{}
+	_ rest.Watcher              = &REST{}
+	_ rest.Patcher              = &REST{}
+	_ rest.Creater              = &REST{}
+	_ rest.GracefulDeleter      = &REST{}
+)
+
+var resource = directoryv1alpha1.Resource("users")
+
+// New returns an empty directory User.
+func (r *REST) New() runtime.Object { return &directoryv1alpha1.User{} }
+
+// NewList returns an empty UserList.
+func (r *REST) NewList() runtime.Object { return &directoryv1alpha1.UserList{} }
+
+// Destroy releases nothing: the directory's cache outlives the storage.
+func (r *REST) Destroy() {}
+
+// NamespaceScoped is false: users are cluster-scoped.
+func (r *REST) NamespaceScoped() bool { return false }
+
+// Kind is the kind the storage serves.
+func (r *REST) Kind() string { return "User" }
+
+// GetSingularName is the singular resource name.
+func (r *REST) GetSingularName() string { return "user" }
+
+// ShortNames are kubectl's short names for the directory's users.
+func (r *REST) ShortNames() []string { return []string{"du"} }
+
+// List answers a list request with the users the caller may see, filtered,
+// searched, sorted and paged per spec section 5.
+func (r *REST) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {
+	caller, err := r.dir.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lq := directory.ListQueryFrom(ctx)
+	req, err := r.listRequest(ctx, lq, options)
+	if err != nil {
+		return nil, err
+	}
+	offset := 0
+	if !req.Paged && options != nil {
+		if offset, err = decodeContinue(options.Continue); err != nil {
+			return nil, err
+		}
+		req.Window = query.Window{Offset: offset, Limit: int(options.Limit)}
+	}
+	snap := r.dir.Snapshot()
+	res, err := snap.List(caller.Caller, req)
+	if err != nil {
+		return nil, engineError(err)
+	}
+	list := &directoryv1alpha1.UserList{
+		Count: int64(res.Count),
+		Items: make([]directoryv1alpha1.User, 0, len(res.Users)),
+	}
+	list.ResourceVersion = strconv.FormatUint(r.dir.ResourceVersion(), 10)
+	for _, u := range res.Users {
+		obj, err := r.dir.User(ctx, u.Name)
+		if err != nil {
+			// Deleted since the snapshot was taken.
+			continue
+		}
+		list.Items = append(list.Items, *view(obj, caller.Admin || caller.IsSelf(u.Name)))
+	}
+	if req.Paged {
+		if res.HasNext {
+			list.Next = pageLink(lq, res.Page+1)
+		}
+		if res.HasPrevious {
+			list.Previous = pageLink(lq, res.Page-1)
+		}
+	} else if res.HasNext && options != nil && options.Limit > 0 {
+		next := offset + len(res.Users)
+		list.Continue = encodeContinue(next)
+		list.RemainingItemCount = new(int64(res.Count - next))
+	}
+	return list, nil
+}
+
+// listRequest parses the REST query parameters and adds the Kubernetes label
+// and field selectors.
+func (r *REST) listRequest(ctx context.Context, lq directory.ListQuery, options *metainternalversion.ListOptions) (*query.ListRequest, error) {
+	req, err := query.ParseListRequest(lq.Values, lq.Header, r.dir.Options().Page)
+	if err != nil {
+		return nil, engineError(err)
+	}
+	if options == nil {
+		return req, nil
+	}
+	label, field := options.LabelSelector, options.FieldSelector
+	if field != nil && !field.Empty() {
+		for _, req := range field.Requirements() {
+			if req.Field != "metadata.name" {
+				return nil, apierrors.NewBadRequest(fmt.Sprintf("fieldSelector: field %q is not supported; only metadata.name is", req.Field))
+			}
+		}
+	}
+	if (label == nil || label.Empty()) && (field == nil || field.Empty()) {
+		return req, nil
+	}
+	req.Extra = func(u query.User) bool {
+		if field != nil && !field.Empty() && !field.Matches(fields.Set{"metadata.name": u.Name}) {
+			return false
+		}
+		if label == nil || label.Empty() {
+			return true
+		}
+		obj, err := r.dir.User(ctx, u.Name)
+		return err == nil && label.Matches(labels.Set(obj.Labels))
+	}
+	return req, nil
+}
+
+// pageLink is the same request's path and query with another page number.
+func pageLink(lq directory.ListQuery, page int) *string {
+	v := url.Values{}
+	for k, vs := range lq.Values {
+		v[k] = vs
+	}
+	v.Set("page", strconv.Itoa(page))
+	s := lq.Path + "?" + v.Encode()
+	return &s
+}
+
+type continueToken struct {
+	Offset int `json:"offset"`
+}
+
+func encodeContinue(offset int) string {
+	b, _ := json.Marshal(continueToken{Offset: offset})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeContinue(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	var t continueToken
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(b, &t)
+	}
+	if err != nil || t.Offset < 0 {
+		return 0, apierrors.NewBadRequest("continue: the continue token is not valid")
+	}
+	return t.Offset, nil
+}
+
+// Get returns one user the caller may see: by name, by numeric ID when the
+// name is all digits and names no user, or the caller's own as `self` or `~`.
+func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+	caller, err := r.dir.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.visibleUser(ctx, caller, name)
+	if err != nil {
+		return nil, err
+	}
+	out := view(u, caller.Admin || caller.IsSelf(u.Name))
+	if caller.IsSelf(u.Name) {
+		out.Organizations = organizations(r.dir.Snapshot().OrganizationsOf(u.Name))
+	}
+	return out, nil
+}
+
+// isSelfAlias reports whether name stands for the caller's own user.
+func isSelfAlias(name string) bool { return name == "self" || name == "~" }
+
+// visibleUser resolves name for the caller; a user the caller may not see is
+// a 404, exactly like one that does not exist.
+func (r *REST) visibleUser(ctx context.Context, caller *directory.Caller, name string) (*iamv1alpha1.User, error) {
+	if isSelfAlias(name) {
+		if caller.User == nil {
+			return nil, apierrors.NewNotFound(resource, name)
+		}
+		return r.dir.User(ctx, caller.User.Name)
+	}
+	snap := r.dir.Snapshot()
+	key := name
+	if _, ok := snap.User(name); !ok {
+		if id, err := strconv.ParseInt(name, 10, 64); err == nil && id > 0 && isDigits(name) {
+			if u, ok := snap.UserByID(id); ok {
+				key = u.Name
+			}
+		}
+	}
+	if !snap.Visible(caller.Caller, key) {
+		return nil, apierrors.NewNotFound(resource, name)
+	}
+	u, err := r.dir.User(ctx, key)
+	if apierrors.IsNotFound(err) {
+		return nil, apierrors.NewNotFound(resource, name)
+	}
+	return u, err
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Watch streams the users the caller may see, with ADDED and DELETED events
+// when a membership change makes a user visible or invisible.
+func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptions) (watch.Interface, error) {
+	caller, err := r.dir.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req, err := r.listRequest(ctx, directory.ListQueryFrom(ctx), options)
+	if err != nil {
+		return nil, err
+	}
+	wr := directory.WatchRequest{
+		Caller:  caller,
+		Request: req,
+		View: func(u *iamv1alpha1.User) runtime.Object {
+			return view(u, caller.Admin || caller.IsSelf(u.Name))
+		},
+		Bookmark: func(rv string) runtime.Object {
+			return &directoryv1alpha1.User{ObjectMeta: metav1.ObjectMeta{
+				ResourceVersion: rv,
+				Annotations:     map[string]string{metav1.InitialEventsAnnotationKey: "true"},
+			}}
+		},
+	}
+	if options != nil {
+		wr.ResourceVersion = options.ResourceVersion
+		if options.SendInitialEvents != nil && *options.SendInitialEvents {
+			wr.SendInitialEvents = true
+		}
+	}
+	if wr.ResourceVersion == "0" {
+		wr.ResourceVersion = ""
+	}
+	return r.dir.Watch(ctx, wr)
+}
+
+// engineError turns a query engine refusal into an API status with the
+// engine's exact message.
+func engineError(err error) error {
+	var qe *query.Error
+	if !errors.As(err, &qe) {
+		return apierrors.NewInternalError(err)
+	}
+	reason := metav1.StatusReasonBadRequest
+	switch qe.Status {
+	case 403:
+		reason = metav1.StatusReasonForbidden
+	case 404:
+		reason = metav1.StatusReasonNotFound
+	}
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status:  metav1.StatusFailure,
+		Code:    int32(qe.Status),
+		Reason:  reason,
+		Message: qe.Message,
+	}}
+}

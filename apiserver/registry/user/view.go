@@ -1,0 +1,55 @@
+package user
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	directoryv1alpha1 "github.com/roster-dev/roster/apiserver/apis/directory/v1alpha1"
+	"github.com/roster-dev/roster/apiserver/query"
+)
+
+// view renders a User as a caller sees it: the basic view (id, username,
+// first and last name) for other users, the full view for administrators
+// and for the caller's own record.
+func view(u *iamv1alpha1.User, full bool) *directoryv1alpha1.User {
+	out := &directoryv1alpha1.User{
+		TypeMeta: metav1.TypeMeta{APIVersion: directoryv1alpha1.SchemeGroupVersion.String(), Kind: "User"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              u.Name,
+			UID:               u.UID,
+			ResourceVersion:   u.ResourceVersion,
+			CreationTimestamp: u.CreationTimestamp,
+			DeletionTimestamp: u.DeletionTimestamp,
+		},
+		ID:        u.Status.ID,
+		Username:  u.EffectiveUsername(),
+		FirstName: u.Spec.FirstName,
+		LastName:  u.Spec.LastName,
+	}
+	if !full {
+		return out
+	}
+	out.Labels = u.Labels
+	out.Email = new(u.Spec.Email)
+	out.IsActive = new(u.Active())
+	out.IsStaff = new(u.Spec.IsStaff)
+	out.IsSuperuser = new(u.Spec.IsSuperuser)
+	out.Groups = u.Spec.Groups
+	out.LastLogin = u.Status.LastLogin
+	out.DateJoined = u.Status.DateJoined
+	if out.DateJoined == nil {
+		out.DateJoined = &u.CreationTimestamp
+	}
+	return out
+}
+
+// organizations renders the memberships of `self`.
+func organizations(roles []query.MembershipRole) []directoryv1alpha1.UserOrganization {
+	out := make([]directoryv1alpha1.UserOrganization, 0, len(roles))
+	for _, r := range roles {
+		out = append(out, directoryv1alpha1.UserOrganization{
+			Slug: r.Organization, ID: r.OrganizationID, Role: string(r.Role), Active: r.Active,
+		})
+	}
+	return out
+}

@@ -1,0 +1,378 @@
+package user
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	directoryv1alpha1 "github.com/roster-dev/roster/apiserver/apis/directory/v1alpha1"
+	"github.com/roster-dev/roster/apiserver/directory"
+)
+
+// readYourWritesTimeout bounds how long a write waits for the cache to show
+// it, so that the caller's next read sees its own write.
+const readYourWritesTimeout = 5 * time.Second
+
+// Who may change which field (spec section 7).
+var (
+	// selfFields may be changed by the user themselves and by administrators.
+	selfFields = []string{"firstName", "lastName", "email"}
+	// adminFields may be changed by administrators only: 403 for anyone else.
+	adminFields = []string{"username", "isActive", "isStaff", "isSuperuser", "groups"}
+)
+
+// changedFields lists the JSON names of the fields that differ between two
+// full views. Metadata the server maintains (resourceVersion, managedFields,
+// timestamps) is not a change.
+func changedFields(old, new *directoryv1alpha1.User) []string {
+	var out []string
+	add := func(name string, changed bool) {
+		if changed {
+			out = append(out, name)
+		}
+	}
+	add("metadata.name", new.Name != "" && new.Name != old.Name)
+	add("metadata.uid", new.UID != "" && new.UID != old.UID)
+	add("metadata.labels", !maps.Equal(old.Labels, new.Labels) && !(len(old.Labels) == 0 && len(new.Labels) == 0))
+	add("metadata.annotations", len(new.Annotations) > 0)
+	add("metadata.finalizers", len(new.Finalizers) > 0)
+	add("id", new.ID != old.ID)
+	add("username", new.Username != old.Username)
+	add("firstName", new.FirstName != old.FirstName)
+	add("lastName", new.LastName != old.LastName)
+	add("email", deref(new.Email) != deref(old.Email))
+	add("isActive", boolOr(new.IsActive, true) != boolOr(old.IsActive, true))
+	add("isStaff", boolOr(new.IsStaff, false) != boolOr(old.IsStaff, false))
+	add("isSuperuser", boolOr(new.IsSuperuser, false) != boolOr(old.IsSuperuser, false))
+	add("groups", !slices.Equal(new.Groups, old.Groups))
+	add("lastLogin", !timeEqual(new.LastLogin, old.LastLogin))
+	add("dateJoined", !timeEqual(new.DateJoined, old.DateJoined))
+	add("organizations", len(new.Organizations) > 0 && !slices.Equal(new.Organizations, old.Organizations))
+	return out
+}
+
+func boolOr(b *bool, def bool) bool {
+	if b == nil {
+		return def
+	}
+	return *b
+}
+
+func timeEqual(a, b *metav1.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(b)
+}
+
+// checkFieldRules refuses a change the caller may not make: 422 for a field
+// nobody may write, 403 for a field only administrators may write.
+func checkFieldRules(caller *directory.Caller, name string, changed []string) error {
+	var invalid field.ErrorList
+	var adminOnly []string
+	for _, f := range changed {
+		switch {
+		case slices.Contains(selfFields, f):
+		case slices.Contains(adminFields, f):
+			if !caller.Admin {
+				adminOnly = append(adminOnly, f)
+			}
+		default:
+			invalid = append(invalid, field.Forbidden(field.NewPath(f), "this field cannot be written through the directory"))
+		}
+	}
+	if len(invalid) > 0 {
+		return apierrors.NewInvalid(directoryv1alpha1.SchemeGroupVersion.WithKind("User").GroupKind(), name, invalid)
+	}
+	if len(adminOnly) > 0 {
+		return apierrors.NewForbidden(resource, name,
+			fmt.Errorf("only administrators may change %s", joinFields(adminOnly)))
+	}
+	return nil
+}
+
+func joinFields(fs []string) string {
+	switch len(fs) {
+	case 1:
+		return fs[0]
+	default:
+		s := ""
+		for i, f := range fs {
+			if i > 0 {
+				s += ", "
+			}
+			s += f
+		}
+		return s
+	}
+}
+
+var (
+	usernamePattern = regexp.MustCompile(`^[\w.@+-]+$`)
+	emailPattern    = regexp.MustCompile(`^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$`)
+)
+
+// validate checks a user's writable fields exactly as the CRD does, plus the
+// uniqueness of the username, so that a rejected write is a 422 naming the
+// field and changes nothing.
+func (r *REST) validate(ctx context.Context, name string, u *directoryv1alpha1.User) error {
+	var errs field.ErrorList
+	switch {
+	case u.Username == "":
+		errs = append(errs, field.Required(field.NewPath("username"), "a username is required"))
+	case utf8.RuneCountInString(u.Username) > 150:
+		errs = append(errs, field.TooLong(field.NewPath("username"), u.Username, 150))
+	case !usernamePattern.MatchString(u.Username):
+		errs = append(errs, field.Invalid(field.NewPath("username"), u.Username, "username may contain only letters, digits and @ . + - _"))
+	default:
+		if other := r.dir.UsernameTakenBy(ctx, u.Username, name); other != "" {
+			errs = append(errs, field.Duplicate(field.NewPath("username"), u.Username))
+		}
+	}
+	for _, f := range []struct {
+		name, value string
+	}{{"firstName", u.FirstName}, {"lastName", u.LastName}} {
+		if utf8.RuneCountInString(f.value) > 150 {
+			errs = append(errs, field.TooLong(field.NewPath(f.name), f.value, 150))
+		}
+	}
+	if e := deref(u.Email); e != "" {
+		if utf8.RuneCountInString(e) > 254 {
+			errs = append(errs, field.TooLong(field.NewPath("email"), e, 254))
+		} else if !emailPattern.MatchString(e) {
+			errs = append(errs, field.Invalid(field.NewPath("email"), e, "email must be a valid email address"))
+		}
+	}
+	if len(u.Groups) > 32 {
+		errs = append(errs, field.TooMany(field.NewPath("groups"), len(u.Groups), 32))
+	}
+	seen := map[string]bool{}
+	for i, g := range u.Groups {
+		p := field.NewPath("groups").Index(i)
+		switch {
+		case g == "" || utf8.RuneCountInString(g) > 64:
+			errs = append(errs, field.Invalid(p, g, "a group name has 1 to 64 characters"))
+		case seen[g]:
+			errs = append(errs, field.Duplicate(p, g))
+		}
+		seen[g] = true
+	}
+	if len(errs) > 0 {
+		return apierrors.NewInvalid(directoryv1alpha1.SchemeGroupVersion.WithKind("User").GroupKind(), name, errs)
+	}
+	return nil
+}
+
+// applySpec writes a directory view's writable fields into a User's spec.
+func applySpec(dst *iamv1alpha1.User, u *directoryv1alpha1.User) {
+	if u.Username != dst.EffectiveUsername() || dst.Spec.Username != "" {
+		dst.Spec.Username = u.Username
+	}
+	dst.Spec.FirstName = u.FirstName
+	dst.Spec.LastName = u.LastName
+	dst.Spec.Email = deref(u.Email)
+	dst.Spec.IsActive = new(boolOr(u.IsActive, true))
+	dst.Spec.IsStaff = boolOr(u.IsStaff, false)
+	dst.Spec.IsSuperuser = boolOr(u.IsSuperuser, false)
+	dst.Spec.Groups = u.Groups
+	if u.Labels != nil || len(dst.Labels) > 0 {
+		dst.Labels = u.Labels
+	}
+}
+
+// Update applies a patch or a replacement: the caller's own record, or any
+// record for an administrator, per the field rules of spec section 7, written
+// through to the User CRD with a resourceVersion precondition.
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc,
+	updateValidation rest.ValidateObjectUpdateFunc, _ bool, _ *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	caller, err := r.dir.Caller(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	current, err := r.visibleUser(ctx, caller, name)
+	if err != nil {
+		return nil, false, err
+	}
+	if !caller.Admin && !caller.IsSelf(current.Name) {
+		return nil, false, apierrors.NewForbidden(resource, current.Name, fmt.Errorf("only the user themselves or an administrator may change a user"))
+	}
+	old := view(current, true)
+	obj, err := objInfo.UpdatedObject(ctx, old)
+	if err != nil {
+		return nil, false, err
+	}
+	updated, ok := obj.(*directoryv1alpha1.User)
+	if !ok {
+		return nil, false, apierrors.NewBadRequest(fmt.Sprintf("expected a directory User, got %T", obj))
+	}
+	if err := checkFieldRules(caller, current.Name, changedFields(old, updated)); err != nil {
+		return nil, false, err
+	}
+	if err := r.validate(ctx, current.Name, updated); err != nil {
+		return nil, false, err
+	}
+	if updateValidation != nil {
+		if err := updateValidation(ctx, updated, old); err != nil {
+			return nil, false, err
+		}
+	}
+	precondition := updated.ResourceVersion
+	if p := objInfo.Preconditions(); p != nil && p.ResourceVersion != nil {
+		precondition = *p.ResourceVersion
+	}
+	if precondition != "" && precondition != current.ResourceVersion {
+		return nil, false, conflict(current.Name)
+	}
+
+	next := current.DeepCopy()
+	applySpec(next, updated)
+	var patch client.Patch = client.MergeFrom(current)
+	if precondition != "" {
+		patch = client.MergeFromWithOptions(current, client.MergeFromWithOptimisticLock{})
+	}
+	if err := r.dir.Client().Patch(ctx, next, patch); err != nil {
+		if apierrors.IsConflict(err) {
+			return nil, false, conflict(current.Name)
+		}
+		return nil, false, err
+	}
+	r.dir.WaitForUser(ctx, next.ResourceVersion, readYourWritesTimeout)
+	out := view(next, true)
+	if caller.IsSelf(next.Name) {
+		out.Organizations = organizations(r.dir.Snapshot().OrganizationsOf(next.Name))
+	}
+	return out, false, nil
+}
+
+func conflict(name string) error {
+	return apierrors.NewConflict(resource, name,
+		fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+}
+
+// Create makes a new user: administrators create any user; with
+// self-registration on, a caller with no User yet may create its own.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
+	caller, err := r.dir.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := obj.(*directoryv1alpha1.User)
+	if !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("expected a directory User, got %T", obj))
+	}
+	if u.Username == "" {
+		u.Username = u.Name
+	}
+	name := u.Name
+	if name == "" && u.GenerateName == "" {
+		name = u.Username
+	}
+	if errs := validation.IsDNS1123Subdomain(name); name != "" && len(errs) > 0 {
+		return nil, apierrors.NewInvalid(directoryv1alpha1.SchemeGroupVersion.WithKind("User").GroupKind(), name,
+			field.ErrorList{field.Invalid(field.NewPath("metadata", "name"), name, "give metadata.name, a lowercase DNS name, when the username is not one")})
+	}
+	changed := changedFields(&directoryv1alpha1.User{
+		Email: new(""), IsActive: new(true), IsStaff: new(false), IsSuperuser: new(false),
+	}, u)
+	switch {
+	case caller.Admin:
+	case r.dir.Options().AllowSelfRegistration && caller.User == nil:
+		if u.Username != caller.Identity.GetName() {
+			return nil, apierrors.NewForbidden(resource, name,
+				fmt.Errorf("a new user may register only themselves, as username %q", caller.Identity.GetName()))
+		}
+	default:
+		return nil, apierrors.NewForbidden(resource, name, fmt.Errorf("only administrators may create users"))
+	}
+	// Creating sets fields from nothing: the same rules as changing them.
+	changed = slices.DeleteFunc(changed, func(f string) bool { return f == "metadata.name" || f == "username" })
+	if err := checkFieldRules(caller, name, changed); err != nil {
+		return nil, err
+	}
+	if err := r.validate(ctx, "", u); err != nil {
+		return nil, err
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	next := &iamv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: name, GenerateName: u.GenerateName}}
+	applySpec(next, u)
+	if next.Spec.Username == "" {
+		next.Spec.Username = u.Username
+	}
+	if err := r.dir.Client().Create(ctx, next); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return nil, apierrors.NewAlreadyExists(resource, name)
+		}
+		return nil, err
+	}
+	r.dir.WaitForUser(ctx, next.ResourceVersion, readYourWritesTimeout)
+	return view(next, true), nil
+}
+
+// Delete removes a user and all of its memberships: administrators delete
+// anyone, a user may delete themselves.
+func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
+	caller, err := r.dir.Caller(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	current, err := r.visibleUser(ctx, caller, name)
+	if err != nil {
+		return nil, false, err
+	}
+	if !caller.Admin && !caller.IsSelf(current.Name) {
+		return nil, false, apierrors.NewForbidden(resource, current.Name, fmt.Errorf("only the user themselves or an administrator may delete a user"))
+	}
+	out := view(current, true)
+	if deleteValidation != nil {
+		if err := deleteValidation(ctx, out); err != nil {
+			return nil, false, err
+		}
+	}
+	pre := &client.Preconditions{UID: &current.UID}
+	if options != nil && options.Preconditions != nil {
+		if p := options.Preconditions; (p.UID != nil && *p.UID != current.UID) ||
+			(p.ResourceVersion != nil && *p.ResourceVersion != current.ResourceVersion) {
+			return nil, false, conflict(current.Name)
+		}
+		if options.Preconditions.ResourceVersion != nil {
+			pre.ResourceVersion = options.Preconditions.ResourceVersion
+		}
+	}
+	memberships, err := r.dir.MembershipsOf(ctx, current.Name)
+	if err != nil {
+		return nil, false, err
+	}
+	for i := range memberships {
+		if err := r.dir.Client().Delete(ctx, &memberships[i]); client.IgnoreNotFound(err) != nil {
+			return nil, false, fmt.Errorf("deleting membership %s: %w", memberships[i].Name, err)
+		}
+	}
+	if err := r.dir.Client().Delete(ctx, current, pre); err != nil {
+		if apierrors.IsConflict(err) {
+			return nil, false, conflict(current.Name)
+		}
+		if apierrors.IsNotFound(err) {
+			return nil, false, apierrors.NewNotFound(resource, name)
+		}
+		return nil, false, err
+	}
+	r.dir.WaitForUserGone(ctx, current.Name, readYourWritesTimeout)
+	return out, true, nil
+}

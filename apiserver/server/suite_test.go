@@ -1,0 +1,220 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	"github.com/roster-dev/roster/apiserver/local"
+	"github.com/roster-dev/roster/apiserver/server"
+)
+
+// The suite runs one kube-apiserver with the aggregation layer configured and
+// one directory server in this process on 127.0.0.1, registered through an
+// ExternalName Service and an APIService, and reaches it only through
+// kube-apiserver, as a user would.
+var (
+	ctx       context.Context
+	cancel    context.CancelFunc
+	testEnv   *envtest.Environment
+	k8sClient client.Client
+	adminCfg  *rest.Config
+	workDir   string
+	// serverDone is closed when the directory server has stopped.
+	serverDone chan struct{}
+)
+
+func TestServer(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Directory Server Suite")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	ctx, cancel = context.WithCancel(context.Background())
+	var err error
+	workDir, err = os.MkdirTemp("", "roster-directory-test-")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = os.RemoveAll(workDir) })
+
+	agg, err := local.NewAggregation(filepath.Join(workDir, "pki"))
+	Expect(err).NotTo(HaveOccurred())
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	args := testEnv.ControlPlane.GetAPIServer().Configure()
+	for k, v := range agg.APIServerFlags() {
+		args.Set(k, v)
+	}
+	cfg, err := testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+
+	scheme := runtime.NewScheme()
+	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	Expect(iamv1alpha1.AddToScheme(scheme)).To(Succeed())
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+
+	admin, err := testEnv.AddUser(envtest.User{Name: "cluster-admin", Groups: []string{"system:masters"}}, nil)
+	Expect(err).NotTo(HaveOccurred())
+	adminCfg = admin.Config()
+
+	By("starting the directory server with its own credentials")
+	self, err := testEnv.AddUser(envtest.User{Name: "roster-directory", Groups: []string{"system:masters"}}, nil)
+	Expect(err).NotTo(HaveOccurred())
+	serverKubeconfig := writeKubeconfig(self.Config(), "directory.kubeconfig")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	port := local.PortOf(ln.Addr())
+
+	o := server.NewOptions()
+	o.SecureServing.Listener = ln
+	o.SecureServing.BindAddress = net.ParseIP("127.0.0.1")
+	o.SecureServing.BindPort = port
+	o.SecureServing.ServerCert.CertKey.CertFile = agg.ServingCertFile
+	o.SecureServing.ServerCert.CertKey.KeyFile = agg.ServingKeyFile
+	o.Kubeconfig = serverKubeconfig
+	o.MaxPageSize = 50
+	o.AllowSelfRegistration = true
+	Expect(o.Validate()).To(Succeed())
+	serverCfg, err := o.Config()
+	Expect(err).NotTo(HaveOccurred())
+	srv, err := serverCfg.Complete().New()
+	Expect(err).NotTo(HaveOccurred())
+	serverDone = make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(serverDone)
+		Expect(srv.Run(ctx)).To(Succeed())
+	}()
+
+	By("registering it with kube-apiserver")
+	Expect(local.Register(ctx, k8sClient, port, agg.ServingCA)).To(Succeed())
+	Eventually(func(g Gomega) {
+		ok, msg, err := local.Available(ctx, k8sClient)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(ok).To(BeTrue(), msg)
+	}, 2*time.Minute, 250*time.Millisecond).Should(Succeed())
+
+	seed()
+})
+
+var _ = AfterSuite(func() {
+	// Stop the directory first: its watches would hold kube-apiserver's shutdown.
+	cancel()
+	if serverDone != nil {
+		Eventually(serverDone, time.Minute).Should(BeClosed())
+	}
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
+})
+
+// writeKubeconfig saves cfg (client-certificate credentials) as a kubeconfig.
+func writeKubeconfig(cfg *rest.Config, name string) string {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["user"] = &clientcmdapi.AuthInfo{
+		ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData,
+		Impersonate: cfg.Impersonate.UserName, ImpersonateGroups: cfg.Impersonate.Groups,
+	}
+	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "user"}
+	kc.CurrentContext = "envtest"
+	path := filepath.Join(workDir, name)
+	Expect(clientcmd.WriteToFile(*kc, path)).To(Succeed())
+	return path
+}
+
+// as returns a client configuration that impersonates a Kubernetes user
+// through kube-apiserver.
+func as(user string, groups ...string) *rest.Config {
+	cfg := rest.CopyConfig(adminCfg)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: append([]string{"system:authenticated"}, groups...)}
+	return cfg
+}
+
+// response is what a request through kube-apiserver returned.
+type response struct {
+	Code int
+	Body []byte
+}
+
+// JSON decodes the body.
+func (r response) JSON() map[string]any {
+	GinkgoHelper()
+	var m map[string]any
+	Expect(json.Unmarshal(r.Body, &m)).To(Succeed(), string(r.Body))
+	return m
+}
+
+// Message is the message of a Status body.
+func (r response) Message() string {
+	GinkgoHelper()
+	return r.JSON()["message"].(string)
+}
+
+// Names lists metadata.name of the items of a list body.
+func (r response) Names() []string {
+	GinkgoHelper()
+	var names []string
+	for _, it := range r.JSON()["items"].([]any) {
+		names = append(names, it.(map[string]any)["metadata"].(map[string]any)["name"].(string))
+	}
+	return names
+}
+
+const base = "/apis/directory.roster.dev/v1alpha1/users"
+
+// do sends one request through kube-apiserver.
+func do(cfg *rest.Config, method, path string, body []byte, header ...string) response {
+	GinkgoHelper()
+	hc, err := rest.HTTPClientFor(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(cfg.Host, "/")+path, bytes.NewReader(body))
+	Expect(err).NotTo(HaveOccurred())
+	req.Header.Set("Accept", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+	}
+	resp, err := hc.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	return response{Code: resp.StatusCode, Body: b}
+}
+
+// kubectl runs the real kubectl with a kubeconfig for cfg.
+func kubectl(cfg *rest.Config, args ...string) (string, error) {
+	path := writeKubeconfig(cfg, "kubectl-"+cfg.Impersonate.UserName+".kubeconfig")
+	cmd := exec.CommandContext(ctx, filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"),
+		append([]string{"--kubeconfig", path}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
