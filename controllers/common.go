@@ -172,6 +172,15 @@ var existenceChanged = predicate.Funcs{
 	},
 }
 
+// specOrExistenceChanged passes creations, deletions, spec changes (a new
+// generation) and the start of a deletion; status-only updates are dropped.
+var specOrExistenceChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+			(e.ObjectOld.GetDeletionTimestamp() == nil) != (e.ObjectNew.GetDeletionTimestamp() == nil)
+	},
+}
+
 // requestsFor turns names into reconcile requests for cluster-scoped objects.
 func requestsFor(names ...string) []reconcile.Request {
 	reqs := make([]reconcile.Request, 0, len(names))

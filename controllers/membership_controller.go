@@ -28,7 +28,12 @@ import (
 // MembershipReconciler reports whether a Membership's user and organization
 // exist, and when the membership became active.
 type MembershipReconciler struct {
+	// written holds this process\'s status writes the cache has not caught up with.
+	written *writtenStatus[iamv1alpha1.MembershipStatus]
 	client.Client
+	// APIReader confirms with the API server that a user or organization the
+	// cache does not hold is really missing, before status says so.
+	APIReader client.Reader
 }
 
 // membershipStep is one step of a Membership reconcile; it updates m.Status in memory.
@@ -38,16 +43,25 @@ type membershipStep func(ctx context.Context, m *iamv1alpha1.Membership) (done b
 func (r *MembershipReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	m := &iamv1alpha1.Membership{}
 	if err := r.Get(ctx, req.NamespacedName, m); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.written.forget(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	defer countReconcileError("membership", &retErr)
+	basis := r.written.basis(m, m.Status)
+	m.Status = *basis.DeepCopy()
 	before := m.DeepCopy()
 	defer func() {
 		if retErr != nil {
 			markReconciling(&m.Status.Conditions, m.Generation, errorReason(retErr), retErr.Error())
 		}
 		if !equality.Semantic.DeepEqual(before.Status, m.Status) {
-			if err := r.Status().Patch(ctx, m, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
+			err := r.Status().Patch(ctx, m, client.MergeFrom(before))
+			if err == nil {
+				r.written.record(m.Name, before.ResourceVersion, *m.Status.DeepCopy())
+			}
+			if client.IgnoreNotFound(err) != nil {
 				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
 			}
 		}
@@ -90,6 +104,11 @@ func (r *MembershipReconciler) reconcileReferences(ctx context.Context, m *iamv1
 		missing = append(missing, fmt.Sprintf("Organization %q does not exist", m.Spec.Organization))
 	}
 	if reason != "" {
+		lagging, err := r.cacheLags(ctx, m, userExists, orgExists)
+		if err != nil || lagging {
+			// The watch event of the object the cache misses brings us back.
+			return true, err
+		}
 		markStalled(&m.Status.Conditions, m.Generation, reason, strings.Join(missing, "; "))
 		return false, nil
 	}
@@ -106,6 +125,24 @@ func (r *MembershipReconciler) reconcileReferences(ctx context.Context, m *iamv1
 		markReady(&m.Status.Conditions, m.Generation, "Membership is active")
 	} else {
 		markReady(&m.Status.Conditions, m.Generation, "Invitation is pending")
+	}
+	return false, nil
+}
+
+// cacheLags reports whether a user or organization the cache misses does
+// exist on the API server: right after a bulk apply the membership's own
+// event often arrives before its user's. Waiting for that user's event spares
+// a status write that would say UserNotFound for a few milliseconds.
+func (r *MembershipReconciler) cacheLags(ctx context.Context, m *iamv1alpha1.Membership, userExists, orgExists bool) (bool, error) {
+	if !userExists {
+		if live, err := exists(ctx, r.APIReader, &iamv1alpha1.User{}, m.Spec.User); err != nil || live {
+			return live, err
+		}
+	}
+	if !orgExists {
+		if live, err := exists(ctx, r.APIReader, &iamv1alpha1.Organization{}, m.Spec.Organization); err != nil || live {
+			return live, err
+		}
 	}
 	return false, nil
 }

@@ -32,9 +32,14 @@ import (
 // members by state and role, makes sure its owner holds an active owner
 // Membership, and removes its memberships when it is deleted.
 type OrganizationReconciler struct {
+	// written holds this process\'s status writes the cache has not caught up with.
+	written *writtenStatus[iamv1alpha1.OrganizationStatus]
 	client.Client
 	Recorder recorder.EventRecorder
 	IDs      *idAllocator
+	// memberCounts holds back status writes that only change member counts
+	// while membership events keep coming.
+	memberCounts *debouncer
 }
 
 // organizationStep is one step of an Organization reconcile. It updates
@@ -46,9 +51,14 @@ type organizationStep func(ctx context.Context, o *iamv1alpha1.Organization) (do
 func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	o := &iamv1alpha1.Organization{}
 	if err := r.Get(ctx, req.NamespacedName, o); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.written.forget(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	defer countReconcileError("organization", &retErr)
+	basis := r.written.basis(o, o.Status)
+	o.Status = *basis.DeepCopy()
 	before := o.DeepCopy()
 	defer func() {
 		if apierrors.IsConflict(retErr) {
@@ -61,10 +71,24 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		if reason := readyReason(o.Status.Conditions); reason != readyReason(before.Status.Conditions) && ownerProblem(reason) {
 			r.Recorder.Eventf(o, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", readyMessage(o.Status.Conditions))
 		}
+		if wait := r.memberCounts.wait(o.Name); wait > 0 && retErr == nil && onlyMembersChanged(&before.Status, &o.Status) {
+			// More membership events are coming: count them all in one write.
+			o.Status.Members = before.Status.Members
+			result = ctrl.Result{RequeueAfter: wait}
+			return
+		}
 		if !equality.Semantic.DeepEqual(before.Status, o.Status) {
-			if err := r.Status().Patch(ctx, o, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
-				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
+			err := r.Status().Patch(ctx, o, client.MergeFrom(before))
+			if err == nil {
+				r.written.record(o.Name, before.ResourceVersion, *o.Status.DeepCopy())
 			}
+			if client.IgnoreNotFound(err) != nil {
+				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
+				return
+			}
+		}
+		if retErr == nil {
+			r.memberCounts.done(o.Name)
 		}
 	}()
 
@@ -78,6 +102,16 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	o.Status.ObservedGeneration = o.Generation
 	return ctrl.Result{}, nil
+}
+
+// onlyMembersChanged reports whether after differs from before in member counts only.
+func onlyMembersChanged(before, after *iamv1alpha1.OrganizationStatus) bool {
+	if equality.Semantic.DeepEqual(before.Members, after.Members) {
+		return false
+	}
+	b := *before
+	b.Members = after.Members
+	return equality.Semantic.DeepEqual(&b, after)
 }
 
 func ownerProblem(reason string) bool {
@@ -223,16 +257,22 @@ func (r *OrganizationReconciler) finalize(ctx context.Context, o *iamv1alpha1.Or
 }
 
 // SetupWithManager registers the Organization controller. Membership events
-// reach the Organization after the coalescing delay, so a burst of them costs
-// one status write; User events that change whether a user exists reach the
+// reach the Organization after the coalescing delay, and a count-only status
+// change waits until membership events pause (debouncer), so a burst of them
+// costs one status write; User events that change whether a user exists reach the
 // organizations it owns.
 func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	if r.memberCounts == nil {
+		r.memberCounts = newDebouncer(2*opts.CoalesceDelay, 10*opts.CoalesceDelay)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("organization").
 		For(&iamv1alpha1.Organization{}).
 		Watches(&iamv1alpha1.Membership{}, enqueueAfter(opts.CoalesceDelay, func(_ context.Context, obj client.Object) []reconcile.Request {
-			return requestsFor(obj.(*iamv1alpha1.Membership).Spec.Organization)
-		})).
+			org := obj.(*iamv1alpha1.Membership).Spec.Organization
+			r.memberCounts.touch(org)
+			return requestsFor(org)
+		}), builder.WithPredicates(specOrExistenceChanged)).
 		Watches(&iamv1alpha1.User{}, handler.EnqueueRequestsFromMapFunc(r.organizationsOwnedBy),
 			builder.WithPredicates(existenceChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}).

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 )
 
 // Options configure the controllers. The zero value is the production default.
@@ -13,11 +15,13 @@ type Options struct {
 	// Namespace holds the ConfigMap with the ID counters (CounterConfigMapName).
 	// Default: roster-system.
 	Namespace string
-	// MaxConcurrentReconciles is the number of workers of each controller. Default: 4.
+	// MaxConcurrentReconciles is the number of workers of each controller. Default: 8.
 	MaxConcurrentReconciles int
 	// CoalesceDelay is how long a User or an Organization waits after a
 	// Membership event before it is reconciled, so that a burst of membership
-	// changes costs one status write. Default: 1s.
+	// changes costs one status write. An Organization's member counts also
+	// wait until membership events pause for twice this long, at most ten
+	// times this long. Default: 1s.
 	CoalesceDelay time.Duration
 	// MaxIDBlock bounds how many IDs one counter write reserves. Default: 256.
 	MaxIDBlock int64
@@ -28,7 +32,7 @@ func (o Options) withDefaults() Options {
 		o.Namespace = "roster-system"
 	}
 	if o.MaxConcurrentReconciles <= 0 {
-		o.MaxConcurrentReconciles = 4
+		o.MaxConcurrentReconciles = 8
 	}
 	if o.CoalesceDelay <= 0 {
 		o.CoalesceDelay = time.Second
@@ -47,15 +51,18 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	ids := newIDAllocator(mgr.GetAPIReader(), mgr.GetClient(), mgr.GetClient(), opts.Namespace, opts.MaxIDBlock)
-	users := &UserReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("roster-users"), IDs: ids}
+	users := &UserReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("roster-users"), IDs: ids,
+		written: newWrittenStatus[iamv1alpha1.UserStatus]()}
 	if err := users.SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the User controller: %w", err)
 	}
-	orgs := &OrganizationReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("roster-organizations"), IDs: ids}
+	orgs := &OrganizationReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("roster-organizations"), IDs: ids,
+		written: newWrittenStatus[iamv1alpha1.OrganizationStatus]()}
 	if err := orgs.SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the Organization controller: %w", err)
 	}
-	memberships := &MembershipReconciler{Client: mgr.GetClient()}
+	memberships := &MembershipReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+		written: newWrittenStatus[iamv1alpha1.MembershipStatus]()}
 	if err := memberships.SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the Membership controller: %w", err)
 	}

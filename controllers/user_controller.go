@@ -40,6 +40,8 @@ const maxUserOrganizations = 1024
 // and username or identity conflicts in status, and removes its memberships
 // when it is deleted.
 type UserReconciler struct {
+	// written holds this process\'s status writes the cache has not caught up with.
+	written *writtenStatus[iamv1alpha1.UserStatus]
 	client.Client
 	Recorder recorder.EventRecorder
 	IDs      *idAllocator
@@ -54,9 +56,14 @@ type userStep func(ctx context.Context, u *iamv1alpha1.User) (done bool, err err
 func (r *UserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	u := &iamv1alpha1.User{}
 	if err := r.Get(ctx, req.NamespacedName, u); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.written.forget(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	defer countReconcileError("user", &retErr)
+	basis := r.written.basis(u, u.Status)
+	u.Status = *basis.DeepCopy()
 	before := u.DeepCopy()
 	defer func() {
 		if apierrors.IsConflict(retErr) {
@@ -71,7 +78,11 @@ func (r *UserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 			r.Recorder.Eventf(u, nil, corev1.EventTypeWarning, readyReason(u.Status.Conditions), "Reconcile", "%s", readyMessage(u.Status.Conditions))
 		}
 		if !equality.Semantic.DeepEqual(before.Status, u.Status) {
-			if err := r.Status().Patch(ctx, u, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
+			err := r.Status().Patch(ctx, u, client.MergeFrom(before))
+			if err == nil {
+				r.written.record(u.Name, before.ResourceVersion, *u.Status.DeepCopy())
+			}
+			if client.IgnoreNotFound(err) != nil {
 				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
 			}
 		}
@@ -227,10 +238,12 @@ func (r *UserReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error 
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("user").
 		For(&iamv1alpha1.User{}).
-		Watches(&iamv1alpha1.Membership{}, enqueueAfter(opts.CoalesceDelay, r.userOfMembership)).
+		Watches(&iamv1alpha1.Membership{}, enqueueAfter(opts.CoalesceDelay, r.userOfMembership),
+			builder.WithPredicates(specOrExistenceChanged)).
 		Watches(&iamv1alpha1.Organization{}, handler.EnqueueRequestsFromMapFunc(r.usersOfOrganization),
 			builder.WithPredicates(existenceChanged)).
-		Watches(&iamv1alpha1.User{}, handler.EnqueueRequestsFromMapFunc(r.usersClaimingSameNames)).
+		Watches(&iamv1alpha1.User{}, handler.EnqueueRequestsFromMapFunc(r.usersClaimingSameNames),
+			builder.WithPredicates(specOrExistenceChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}).
 		Complete(r)
 }
