@@ -105,11 +105,13 @@ func ParseListRequest(q url.Values, h http.Header, opts ParseOptions) (*ListRequ
 		opts.MaxPageSize = 1000
 	}
 	r := &ListRequest{}
-	var err error
+	// repeated holds the first parameter given twice with different values;
+	// it is kept apart from err so that a later parse cannot clear it.
+	var repeated, err error
 	get := func(name string) (string, bool) {
 		v, ok, e := single(name, q[name])
-		if e != nil && err == nil {
-			err = e
+		if e != nil && repeated == nil {
+			repeated = e
 		}
 		return v, ok
 	}
@@ -150,8 +152,8 @@ func ParseListRequest(q url.Values, h http.Header, opts ParseOptions) (*ListRequ
 	size, sizeOK := get("page_size")
 	org, orgOK := get("org")
 	orgID, orgIDOK := get("org_id")
-	if err != nil {
-		return nil, err
+	if repeated != nil {
+		return nil, repeated
 	}
 	// An empty page or page_size is as if it were absent.
 	if pageOK && page != "" {

@@ -127,6 +127,10 @@ func TestParseListRequestErrors(t *testing.T) {
 		{"two is_active values", "is_active=true&is_active=false", nil, "is_active", "is_active: given more than once with different values"},
 		{"two different headers", "", []string{"acme", "beta"}, "X-Organization", "X-Organization: given more than once with different values"},
 		{"two filters", "filter=%7B%7D&filter=x", nil, "filter", "filter: given more than once with different values"},
+		{"two is_active values and a sort", "is_active=true&is_active=false&sort=id", nil, "is_active", "is_active: given more than once with different values"},
+		{"two usernames and a filter", "username=a&username=b&filter=%7B%22var%22%3A%22id%22%7D", nil, "username", "username: given more than once with different values"},
+		{"two searches, a sort and a filter", "search=a&search=b&sort=id&filter=%7B%22var%22%3A%22id%22%7D", nil, "search", "search: given more than once with different values"},
+		{"two sorts and a filter", "sort=id&sort=-id&filter=%7B%22var%22%3A%22id%22%7D", nil, "sort", "sort: given more than once with different values"},
 		{"bad filter", "filter=%7B", nil, "filter", "filter: can't parse filter expression: unexpected end of JSON input"},
 		{"too many search terms", "search=" + manyTerms(33), nil, "search", "search: more than 32 terms"},
 	}
