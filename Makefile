@@ -27,6 +27,9 @@ generate: ## Generate the DeepCopy methods and the directory's OpenAPI definitio
 	$(GO) tool openapi-gen --go-header-file hack/boilerplate.go.txt \
 		--output-dir apiserver/generated/openapi --output-pkg $(MODULE)/apiserver/generated/openapi \
 		--output-file zz_generated.openapi.go --report-filename /dev/null \
+		--output-model-name-file zz_generated.model_name.go \
+		--readonly-pkg k8s.io/apimachinery/pkg/apis/meta/v1 --readonly-pkg k8s.io/apimachinery/pkg/runtime \
+		--readonly-pkg k8s.io/apimachinery/pkg/version \
 		k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version \
 		$(MODULE)/apiserver/apis/directory/v1alpha1
 

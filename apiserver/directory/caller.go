@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -59,7 +60,7 @@ func (d *Directory) Caller(ctx context.Context) (*Caller, error) {
 		c.User = &pick
 		c.Caller.User = pick.Name
 		c.Caller.Admin = pick.Spec.IsSuperuser
-		d.logins.record(ctx, &pick)
+		d.logins.record(ctx, d, &pick)
 	}
 	if !c.Caller.Admin {
 		c.Caller.Admin = slices.ContainsFunc(info.GetGroups(), func(g string) bool {
@@ -89,7 +90,11 @@ func newLoginRecorder(c client.Client, interval time.Duration) *loginRecorder {
 	return &loginRecorder{client: c, interval: interval, last: map[string]time.Time{}}
 }
 
-func (r *loginRecorder) record(ctx context.Context, u *iamv1alpha1.User) {
+// record writes the user's lastLogin when the last write is older than the
+// interval. It writes before the request is answered and waits for the cache
+// to show it, so that the caller's own record is not changed behind its back
+// between a read and a write with a resourceVersion precondition.
+func (r *loginRecorder) record(ctx context.Context, d *Directory, u *iamv1alpha1.User) {
 	if r.interval <= 0 {
 		return
 	}
@@ -105,14 +110,17 @@ func (r *loginRecorder) record(ctx context.Context, u *iamv1alpha1.User) {
 	r.last[u.Name] = now
 	r.mu.Unlock()
 
-	patch := client.RawPatch("application/merge-patch+json",
-		[]byte(`{"status":{"lastLogin":"`+metav1.NewTime(now).UTC().Format(time.RFC3339)+`"}}`))
-	target := &iamv1alpha1.User{}
-	target.Name = u.Name
-	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		// A lost lastLogin update is retried at the next request after the interval.
-		_ = r.client.Status().Patch(ctx, target, patch)
-	}()
+	patch := client.RawPatch(types.MergePatchType,
+		[]byte(`{"status":{"lastLogin":"`+now.UTC().Format(time.RFC3339)+`"}}`))
+	target := &iamv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: u.Name}}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	// A failed write is retried at the caller's next request after the interval.
+	if err := r.client.Status().Patch(ctx, target, patch); err != nil {
+		return
+	}
+	d.waitFor(ctx, kindUser, target.ResourceVersion, 2*time.Second)
+	if fresh, err := d.User(ctx, u.Name); err == nil {
+		*u = *fresh
+	}
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
+
+	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 )
 
 // ListQuery is the raw query and the organization header of a request. The
@@ -28,14 +31,37 @@ func ListQueryFrom(ctx context.Context) ListQuery {
 	return q
 }
 
-// WithListQueryFilter is the handler-chain filter that stores every request's
-// query and organization header in its context.
-func WithListQueryFilter(next http.Handler) http.Handler {
+// Filter is the directory's handler-chain filter, run after authentication:
+//   - it keeps every request's query and organization header in its context
+//     for the list storage;
+//   - it resolves `users/self` and `users/~` to the caller's own user, so
+//     that patches and deletes of `self` name the real object;
+//   - it makes writes decode strictly, so that a field the directory does
+//     not know is refused rather than silently dropped.
+func (d *Directory) Filter(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
 		q := ListQuery{Path: r.URL.Path, Values: r.URL.Query(), Header: http.Header{}}
 		if v := r.Header.Values("X-Organization"); len(v) > 0 {
 			q.Header["X-Organization"] = v
 		}
-		next.ServeHTTP(w, r.WithContext(WithListQuery(r.Context(), q)))
+		ctx = WithListQuery(ctx, q)
+		if info, ok := genericrequest.RequestInfoFrom(ctx); ok && info.IsResourceRequest && info.Resource == "users" {
+			if info.Name == "self" || info.Name == "~" {
+				if c, err := d.Caller(ctx); err == nil && c.User != nil {
+					resolved := *info
+					resolved.Name = c.User.Name
+					ctx = genericrequest.WithRequestInfo(ctx, &resolved)
+					r.URL.Path = strings.TrimSuffix(r.URL.Path, info.Name) + c.User.Name
+				}
+			}
+			switch r.Method {
+			case http.MethodPost, http.MethodPut, http.MethodPatch:
+				v := r.URL.Query()
+				v.Set("fieldValidation", "Strict")
+				r.URL.RawQuery = v.Encode()
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

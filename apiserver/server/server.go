@@ -36,9 +36,6 @@ type CompletedConfig struct {
 
 // Complete fills in the defaults.
 func (c *Config) Complete() CompletedConfig {
-	c.Generic.BuildHandlerChainFunc = func(h http.Handler, gc *genericapiserver.Config) http.Handler {
-		return genericapiserver.DefaultBuildHandlerChain(directory.WithListQueryFilter(h), gc)
-	}
 	return CompletedConfig{generic: c.Generic.Complete(nil), rest: c.Rest, directory: c.Directory}
 }
 
@@ -53,6 +50,9 @@ func (c CompletedConfig) New() (*Server, error) {
 	dir, err := directory.New(c.rest, clientScheme, c.directory)
 	if err != nil {
 		return nil, err
+	}
+	c.generic.BuildHandlerChainFunc = func(h http.Handler, gc *genericapiserver.Config) http.Handler {
+		return genericapiserver.DefaultBuildHandlerChain(dir.Filter(h), gc)
 	}
 	var synced atomic.Bool
 	c.generic.ReadyzChecks = append(c.generic.ReadyzChecks, healthz.NamedCheck("directory-cache", func(*http.Request) error {

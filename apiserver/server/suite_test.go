@@ -212,9 +212,15 @@ func do(cfg *rest.Config, method, path string, body []byte, header ...string) re
 
 // kubectl runs the real kubectl with a kubeconfig for cfg.
 func kubectl(cfg *rest.Config, args ...string) (string, error) {
+	return kubectlIn(cfg, "", args...)
+}
+
+// kubectlIn runs kubectl with stdin as its standard input.
+func kubectlIn(cfg *rest.Config, stdin string, args ...string) (string, error) {
 	path := writeKubeconfig(cfg, "kubectl-"+cfg.Impersonate.UserName+".kubeconfig")
 	cmd := exec.CommandContext(ctx, filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"),
 		append([]string{"--kubeconfig", path}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

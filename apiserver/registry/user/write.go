@@ -210,7 +210,10 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		return nil, false, apierrors.NewForbidden(resource, current.Name, fmt.Errorf("only the user themselves or an administrator may change a user"))
 	}
 	old := view(current, true)
-	obj, err := objInfo.UpdatedObject(ctx, old)
+	// The old object goes out without a resourceVersion, so that one in the
+	// result was given by the client: the precondition of the write.
+	old.ResourceVersion = ""
+	obj, err := objInfo.UpdatedObject(ctx, old.DeepCopy())
 	if err != nil {
 		return nil, false, err
 	}

@@ -3,6 +3,7 @@
 // serves. Nothing is stored in this group; writes go through to the
 // iam.roster.dev User CRD.
 // +k8s:openapi-gen=true
+// +k8s:openapi-model-package=dev.roster.directory.v1alpha1
 // +kubebuilder:object:generate=true
 // +groupName=directory.roster.dev
 package v1alpha1
