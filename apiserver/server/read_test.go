@@ -740,8 +740,12 @@ var _ = Describe("Reading the directory", func() {
 			Expect(r.Names()).To(Equal([]string{"bob"}))
 			r = list(alice, "?fieldSelector="+url.QueryEscape("metadata.name=page-07"))
 			Expect(allNames(r)).To(BeEmpty())
-			refused(admin, "?fieldSelector="+url.QueryEscape("spec.username=page-07"), 400,
-				`fieldSelector: field "spec.username" is not supported; only metadata.name is`)
+			By("refusing other fields with a 400")
+			refused(admin, "?fieldSelector="+url.QueryEscape("metadata.namespace=default"), 400,
+				`fieldSelector: field "metadata.namespace" is not supported; only metadata.name is`)
+			r = do(admin.cfg(), "GET", base+"?fieldSelector="+url.QueryEscape("spec.username=page-07"), nil)
+			Expect(r.Code).To(Equal(400), string(r.Body))
+			Expect(r.Message()).To(Equal(`"spec.username" is not a known field selector: only "metadata.name", "metadata.namespace"`))
 		})
 
 		It("shows an unmapped caller none of them", func() {
