@@ -33,14 +33,14 @@ func (c caller) cfg() *rest.Config { return as(c.user, c.groups...) }
 
 var (
 	admin    = caller{user: "admin"}
-	alice    = caller{user: "alice"}    // owner of acme
-	bob      = caller{user: "bob"}      // maintainer of acme
-	carol    = caller{user: "carol"}    // supervisor of acme
-	dave     = caller{user: "dave"}     // worker in acme and globex
-	erin     = caller{user: "erin"}     // owner of globex
-	grace    = caller{user: "grace"}    // pending invitee of acme
-	heidi    = caller{user: "heidi"}    // in no organization
-	mallory  = caller{user: "mallory"}  // maps to no User
+	alice    = caller{user: "alice"}   // owner of acme
+	bob      = caller{user: "bob"}     // maintainer of acme
+	carol    = caller{user: "carol"}   // supervisor of acme
+	dave     = caller{user: "dave"}    // worker in acme and globex
+	erin     = caller{user: "erin"}    // owner of globex
+	grace    = caller{user: "grace"}   // pending invitee of acme
+	heidi    = caller{user: "heidi"}   // in no organization
+	mallory  = caller{user: "mallory"} // maps to no User
 	masters  = caller{user: "operator", groups: []string{"system:masters"}}
 	everyone = []string{"judy", "ivan", "heidi", "grace", "frank", "erin", "dave", "carol", "bob", "alice", "admin"}
 	// acmeActive are acme's active members, newest first; acmeAll adds
@@ -862,4 +862,3 @@ func reversed(s []string) []string {
 	slices.Reverse(out)
 	return out
 }
-
