@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -67,7 +68,8 @@ var (
 // written with its resourceVersion, so two processes can never reserve the
 // same ID: one of two concurrent writes fails with a conflict and retries.
 // A write reserves a block sized by the number of objects still waiting for
-// an ID, and the process hands the block out from memory. IDs of a block that
+// an ID (doubling while blocks run out quickly), and the process hands the
+// block out from memory. IDs of a block that
 // are never handed out (the process stops) are skipped, never reused.
 type idAllocator struct {
 	api      client.Reader // reads the counter from the API server
@@ -87,7 +89,15 @@ type idAllocator struct {
 type idPool struct {
 	next, last int64
 	known      int64
+	// size and reserved are the size and time of the last reservation: a
+	// block used up within blockReuseWindow makes the next one twice as large.
+	size     int64
+	reserved time.Time
 }
+
+// blockReuseWindow: a block used up faster than this means a bulk apply is
+// under way, and the next block doubles.
+const blockReuseWindow = 2 * time.Second
 
 func newIDAllocator(api client.Reader, writer client.Writer, cache client.Reader, namespace string, maxBlock int64) *idAllocator {
 	return &idAllocator{
@@ -160,13 +170,18 @@ func (a *idAllocator) reserveLocked(ctx context.Context, kind idKind, p *idPool)
 	if err != nil {
 		return err
 	}
-	n := min(max(pending, 1), a.maxBlock)
+	n := max(pending, 1)
+	if time.Since(p.reserved) < blockReuseWindow {
+		n = max(n, 2*p.size)
+	}
+	n = min(n, a.maxBlock)
 	first, last, err := a.reserve(ctx, kind, n, floor)
 	if err != nil {
 		return err
 	}
 	p.next, p.last = first, last
 	p.known = max(p.known, last)
+	p.size, p.reserved = n, time.Now()
 	return nil
 }
 

@@ -3,10 +3,12 @@ package controllers
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
@@ -26,8 +28,8 @@ var (
 		"Memberships by state (active or pending), role and readiness.", []string{"state", "role", "ready"}, nil)
 
 	registerOnce sync.Once
-	// inventory is the registered collector; a new manager in the same
-	// process (tests) points it at its own cache.
+	// inventory is the registered collector. It reads the cache of the
+	// manager that started last and is still running (tests run several).
 	inventory = &inventoryCollector{}
 )
 
@@ -41,19 +43,32 @@ func countReconcileError(controller string, err *error) {
 // inventoryCollector computes the object gauges from the cache on every
 // scrape, so they cost nothing between scrapes and are never stale.
 type inventoryCollector struct {
-	mu     sync.RWMutex
-	reader client.Reader
+	mu      sync.RWMutex
+	readers []client.Reader
 }
 
-func registerMetrics(reader client.Reader) error {
-	inventory.mu.Lock()
-	inventory.reader = reader
-	inventory.mu.Unlock()
+// registerMetrics registers the metrics once per process, and makes the
+// gauges read mgr's cache while mgr is the leader. Only the leader reports
+// them, so that summing over replicas does not count objects twice.
+func registerMetrics(mgr manager.Manager) error {
 	var err error
 	registerOnce.Do(func() {
 		err = errors.Join(metrics.Registry.Register(reconcileErrors), metrics.Registry.Register(inventory))
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	reader := mgr.GetCache()
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		inventory.mu.Lock()
+		inventory.readers = append(inventory.readers, reader)
+		inventory.mu.Unlock()
+		<-ctx.Done()
+		inventory.mu.Lock()
+		inventory.readers = slices.DeleteFunc(inventory.readers, func(r client.Reader) bool { return r == reader })
+		inventory.mu.Unlock()
+		return nil
+	}))
 }
 
 func (c *inventoryCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -64,7 +79,10 @@ func (c *inventoryCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *inventoryCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.RLock()
-	reader := c.reader
+	var reader client.Reader
+	if len(c.readers) > 0 {
+		reader = c.readers[len(c.readers)-1]
+	}
 	c.mu.RUnlock()
 	if reader == nil {
 		return

@@ -37,6 +37,9 @@ type OrganizationReconciler struct {
 	client.Client
 	Recorder recorder.EventRecorder
 	IDs      *idAllocator
+	// APIReader confirms that an owner Membership the cache does not hold is
+	// really missing before one is created.
+	APIReader client.Reader
 	// memberCounts holds back status writes that only change member counts
 	// while membership events keep coming.
 	memberCounts *debouncer
@@ -185,6 +188,15 @@ func (r *OrganizationReconciler) reconcileOwner(ctx context.Context, o *iamv1alp
 	err = r.Get(ctx, client.ObjectKey{Name: name}, m)
 	switch {
 	case apierrors.IsNotFound(err):
+		live, err := exists(ctx, r.APIReader, &iamv1alpha1.Membership{}, name)
+		if err != nil {
+			return true, err
+		}
+		if live {
+			// The cache lags (a bulk apply creates it right now); its create
+			// event brings us back.
+			return true, nil
+		}
 		if err := r.createOwnerMembership(ctx, o, name); err != nil {
 			return true, err
 		}

@@ -57,7 +57,8 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("setting up the User controller: %w", err)
 	}
 	orgs := &OrganizationReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("roster-organizations"), IDs: ids,
-		written: newWrittenStatus[iamv1alpha1.OrganizationStatus]()}
+		APIReader: mgr.GetAPIReader(),
+		written:   newWrittenStatus[iamv1alpha1.OrganizationStatus]()}
 	if err := orgs.SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the Organization controller: %w", err)
 	}
@@ -66,7 +67,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := memberships.SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the Membership controller: %w", err)
 	}
-	if err := registerMetrics(mgr.GetCache()); err != nil {
+	if err := registerMetrics(mgr); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
 	return nil
