@@ -29,6 +29,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 	"github.com/roster-dev/roster/apiserver/directory"
@@ -197,6 +199,7 @@ type benchEnv struct {
 
 func startBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
+	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	e := &benchEnv{}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	var err error
