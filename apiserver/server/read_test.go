@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -683,6 +684,11 @@ var _ = Describe("Reading the directory", func() {
 			Expect(r.Names()).To(Equal(byID))
 			Expect(r.JSON()["count"]).To(BeNumerically("==", n))
 			Expect(r.JSON()["next"]).To(BeNil())
+			rv := r.JSON()["metadata"].(map[string]any)["resourceVersion"].(string)
+			Expect(strconv.ParseUint(rv, 10, 64)).To(BeNumerically(">", 0))
+
+			By("accepting resourceVersion=0, as informers send it")
+			Expect(list(admin, "?resourceVersion=0"+search).Names()).To(Equal(byID))
 		})
 
 		It("chunks with limit and continue when no page parameter is given", func() {
@@ -804,6 +810,22 @@ var _ = Describe("Reading the directory", func() {
 			out, err := kubectl(mallory.cfg(), "get", "users")
 			Expect(err).NotTo(HaveOccurred(), out)
 			Expect(out).To(ContainSubstring("No resources found"))
+		})
+
+		It("pages through chunks and honours selectors", func() {
+			out, err := kubectl(alice.cfg(), "get", "users", "--chunk-size=2")
+			Expect(err).NotTo(HaveOccurred(), out)
+			head, byName := rows(out)
+			Expect(head).To(MatchRegexp(header.String()))
+			Expect(seededRows(byName)).To(ConsistOf(acmeActive))
+			Expect(strings.Count(out, "\nNAME")).To(BeZero(), "one header for all chunks")
+
+			out, err = kubectl(alice.cfg(), "get", "users", "--field-selector", "metadata.name=bob", "-o", "name")
+			Expect(err).NotTo(HaveOccurred(), out)
+			Expect(strings.Fields(out)).To(Equal([]string{"user.directory.roster.dev/bob"}))
+			out, err = kubectl(alice.cfg(), "get", "users", "--field-selector", "metadata.name=erin", "-o", "name")
+			Expect(err).NotTo(HaveOccurred(), out)
+			Expect(strings.Fields(out)).To(BeEmpty())
 		})
 
 		It("shows an administrator every column in full", func() {
