@@ -18,9 +18,11 @@ import (
 
 var nameSeq atomic.Int64
 
-// uniq returns a fresh object name, so tests sharing the control plane never collide.
+// uniq returns a fresh object name, so tests sharing the control plane never
+// collide. Names sort in creation order, as conflict tie-breaks (same
+// creationTimestamp second) compare names.
 func uniq(prefix string) string {
-	return fmt.Sprintf("%s-%d", prefix, nameSeq.Add(1))
+	return fmt.Sprintf("%s-%05d", prefix, nameSeq.Add(1))
 }
 
 func newUser(name string) *iamv1alpha1.User {
