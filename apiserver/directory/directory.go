@@ -113,9 +113,27 @@ func (d *Directory) Start(ctx context.Context) error {
 	return d.cache.Start(ctx)
 }
 
-// WaitForCacheSync blocks until the cache holds every object.
+// WaitForCacheSync blocks until the cache holds every object. Watches can
+// resume only from resourceVersions after that point.
 func (d *Directory) WaitForCacheSync(ctx context.Context) bool {
-	return d.cache.WaitForCacheSync(ctx)
+	if !d.cache.WaitForCacheSync(ctx) {
+		return false
+	}
+	// The informers' list resourceVersions are where history starts, even
+	// when the lists were empty.
+	for kind, obj := range map[string]client.Object{
+		kindUser: &iamv1alpha1.User{}, kindMembership: &iamv1alpha1.Membership{}, kindOrganization: &iamv1alpha1.Organization{},
+	} {
+		inf, err := d.cache.GetInformer(ctx, obj)
+		if err != nil {
+			continue
+		}
+		if v, ok := inf.(interface{ LastSyncResourceVersion() string }); ok {
+			d.observe(kind, v.LastSyncResourceVersion())
+		}
+	}
+	d.hub.startAt(d.ResourceVersion())
+	return true
 }
 
 func (d *Directory) setupIndexes(ctx context.Context) error {

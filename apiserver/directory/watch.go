@@ -48,8 +48,10 @@ func newHub(size int) *hub {
 	return &hub{watchers: map[*watcher]struct{}{}, size: size}
 }
 
-func (d *Directory) publish(c change) {
-	h := d.hub
+func (d *Directory) publish(c change) { d.hub.publish(c) }
+
+// publish records c and hands it to every watcher without waiting for any.
+func (h *hub) publish(c change) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.history) == h.size {
@@ -92,6 +94,15 @@ func (h *hub) unsubscribe(w *watcher) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.watchers, w)
+}
+
+// startAt marks rv as the oldest resourceVersion a watch can resume from:
+// what the cache listed before it had no history of changes.
+func (h *hub) startAt(rv uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.oldest = rv
+	h.history = h.history[:0]
 }
 
 func (h *hub) closeAll() {

@@ -133,6 +133,11 @@ var _ = AfterSuite(func() {
 	}
 })
 
+// ctxWithCancel returns a child of the suite's context.
+func ctxWithCancel() (context.Context, context.CancelFunc) {
+	return context.WithCancel(ctx)
+}
+
 // writeKubeconfig saves cfg (client-certificate credentials) as a kubeconfig.
 func writeKubeconfig(cfg *rest.Config, name string) string {
 	kc := clientcmdapi.NewConfig()

@@ -276,7 +276,9 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 	}
 	if options != nil {
 		wr.ResourceVersion = options.ResourceVersion
-		if options.SendInitialEvents != nil && *options.SendInitialEvents {
+		// The end of the initial events is a bookmark, sent only to clients
+		// that accept bookmarks.
+		if options.SendInitialEvents != nil && *options.SendInitialEvents && options.AllowWatchBookmarks {
 			wr.SendInitialEvents = true
 		}
 	}

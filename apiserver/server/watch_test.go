@@ -1,0 +1,185 @@
+package server_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+)
+
+// event is one watch event as the client sees it.
+type event struct {
+	Type   string
+	Name   string
+	RV     string
+	Object map[string]any
+}
+
+// stream collects the events of a watch through kube-apiserver.
+type stream struct {
+	mu     sync.Mutex
+	events []event
+	code   int
+	cancel func()
+}
+
+func (s *stream) Events() []event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]event(nil), s.events...)
+}
+
+// summary renders the events as "TYPE name" lines.
+func (s *stream) summary() []string {
+	var out []string
+	for _, e := range s.Events() {
+		out = append(out, e.Type+" "+e.Name)
+	}
+	return out
+}
+
+func watchUsers(cfg *rest.Config, query string) *stream {
+	GinkgoHelper()
+	hc, err := rest.HTTPClientFor(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	wctx, cancel := ctxWithCancel()
+	req, err := http.NewRequestWithContext(wctx, "GET", strings.TrimSuffix(cfg.Host, "/")+base+"?watch=1&"+query, nil)
+	Expect(err).NotTo(HaveOccurred())
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	s := &stream{code: resp.StatusCode, cancel: cancel}
+	DeferCleanup(func() { cancel(); _ = resp.Body.Close() })
+	go func() {
+		defer GinkgoRecover()
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var raw struct {
+				Type   string         `json:"type"`
+				Object map[string]any `json:"object"`
+			}
+			if err := dec.Decode(&raw); err != nil {
+				return
+			}
+			md, _ := raw.Object["metadata"].(map[string]any)
+			name, _ := md["name"].(string)
+			rv, _ := md["resourceVersion"].(string)
+			s.mu.Lock()
+			s.events = append(s.events, event{Type: raw.Type, Name: name, RV: rv, Object: raw.Object})
+			s.mu.Unlock()
+		}
+	}()
+	return s
+}
+
+var _ = Describe("Watch", func() {
+	BeforeEach(func() {
+		org := &iamv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: "wlab"}}
+		Expect(k8sClient.Create(ctx, org)).To(Succeed())
+		org.Status.ID = 50
+		Expect(k8sClient.Status().Update(ctx, org)).To(Succeed())
+		DeferCleanup(func() { Expect(k8sClient.Delete(ctx, org)).To(Succeed()) })
+		Eventually(func() int { return do(as("admin"), "GET", base+"?org=wlab", nil).Code }).Should(Equal(200))
+	})
+
+	It("sends the visible users, then ADDED and DELETED as memberships change what the caller may see", func() {
+		makeUser("w-watcher", 201, "wlab")
+		makeUser("w-peer", 202)
+		s := watchUsers(as("w-watcher"), "")
+		Expect(s.code).To(Equal(200))
+		Eventually(s.summary).Should(Equal([]string{"ADDED w-watcher"}))
+
+		By("sharing an organization")
+		Expect(createMembership(seat{"wlab", "w-peer", iamv1alpha1.RoleWorker, false})).To(Succeed())
+		Eventually(s.summary).Should(Equal([]string{"ADDED w-watcher", "ADDED w-peer"}))
+		added := s.Events()[1].Object
+		Expect(added).NotTo(HaveKey("email"), "another user comes in the basic view")
+
+		By("changing the visible user")
+		Expect(k8sClient.Patch(ctx, &iamv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: "w-peer"}},
+			client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"firstName":"Pat"}}`)))).To(Succeed())
+		Eventually(s.summary).Should(Equal([]string{"ADDED w-watcher", "ADDED w-peer", "MODIFIED w-peer"}))
+
+		By("leaving the organization")
+		Expect(deleteMembership("wlab", "w-peer")).To(Succeed())
+		Eventually(s.summary).Should(Equal([]string{"ADDED w-watcher", "ADDED w-peer", "MODIFIED w-peer", "DELETED w-peer"}))
+
+		By("changes of users the caller may not see send nothing")
+		Expect(k8sClient.Patch(ctx, &iamv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: "w-peer"}},
+			client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"firstName":"Quiet"}}`)))).To(Succeed())
+		Consistently(s.summary, 500*time.Millisecond).Should(HaveLen(4))
+	})
+
+	It("answers 410 Gone for a resourceVersion it can no longer serve", func() {
+		r := do(as("alice"), "GET", base+"?watch=1&resourceVersion=1", nil)
+		Expect(r.Code).To(Equal(410), string(r.Body))
+		Expect(r.Message()).To(Equal("too old resource version: 1"))
+	})
+
+	It("resumes from a recent resourceVersion without sending the initial state again", func() {
+		makeUser("w-resume", 203, "wlab")
+		rv := do(as("w-resume"), "GET", base, nil).JSON()["metadata"].(map[string]any)["resourceVersion"].(string)
+		s := watchUsers(as("w-resume"), "resourceVersion="+rv)
+		makeUser("w-later", 204, "wlab")
+		Eventually(s.summary).Should(ContainElement("ADDED w-later"))
+		Expect(s.summary()).NotTo(ContainElement("ADDED w-resume"))
+	})
+
+	It("implements sendInitialEvents with a bookmark that ends the initial state", func() {
+		makeUser("w-initial", 205, "wlab")
+		s := watchUsers(as("w-initial"), "sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true")
+		Expect(s.code).To(Equal(200))
+		Eventually(func(g Gomega) {
+			ev := s.Events()
+			g.Expect(ev).To(HaveLen(2))
+			g.Expect(ev[0].Type + " " + ev[0].Name).To(Equal("ADDED w-initial"))
+			g.Expect(ev[1].Type).To(Equal("BOOKMARK"))
+			md := ev[1].Object["metadata"].(map[string]any)
+			g.Expect(md["annotations"]).To(HaveKeyWithValue(metav1.InitialEventsAnnotationKey, "true"))
+		}).Should(Succeed())
+	})
+
+	It("drives kubectl get users -w", func() {
+		makeUser("w-kube", 206, "wlab")
+		path := writeKubeconfig(as("w-kube"), "kubectl-watch.kubeconfig")
+		wctx, cancel := ctxWithCancel()
+		DeferCleanup(cancel)
+		cmd := exec.CommandContext(wctx, filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"),
+			"--kubeconfig", path, "get", "users", "-w", "--output-watch-events")
+		out, err := cmd.StdoutPipe()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cmd.Start()).To(Succeed())
+		DeferCleanup(func() { cancel(); _ = cmd.Wait() })
+		var mu sync.Mutex
+		var lines []string
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				mu.Lock()
+				lines = append(lines, sc.Text())
+				mu.Unlock()
+			}
+		}()
+		seen := func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return strings.Join(lines, "\n")
+		}
+		Eventually(seen).Should(MatchRegexp(`(?m)^ADDED\s+w-kube\s+206\s`))
+		makeUser("w-kube-peer", 207, "wlab")
+		Eventually(seen).Should(MatchRegexp(`(?m)^ADDED\s+w-kube-peer\s+207\s`))
+	})
+})
