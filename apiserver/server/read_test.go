@@ -582,8 +582,22 @@ var _ = Describe("Reading the directory", func() {
 			digits.Status.ID = 3000
 			Expect(k8sClient.Status().Update(ctx, digits)).To(Succeed())
 
+			// A user whose username differs from its name and who also signs
+			// in under an OIDC identity.
+			oidc := &iamv1alpha1.User{
+				ObjectMeta: metav1.ObjectMeta{Name: "pg-oidc"},
+				Spec: iamv1alpha1.UserSpec{Username: "pg.owner", FirstName: "Pia", LastName: "Gold",
+					Email: "pia@example.com", IsActive: ptr.To(true), Identities: []string{"oidc:pia@example.com"}},
+			}
+			Expect(k8sClient.Create(ctx, oidc)).To(Succeed())
+			DeferCleanup(func() { Expect(k8sClient.Delete(ctx, oidc)).To(Succeed()) })
+			oidc.Status.ID = 3001
+			Expect(k8sClient.Status().Update(ctx, oidc)).To(Succeed())
+
 			Eventually(func(g Gomega) {
-				r := do(admin.cfg(), "GET", base+"?page_size=1&search=page-&filter="+url.QueryEscape(`{">":[{"var":"id"},1900]}`), nil)
+				r := do(as("oidc:pia@example.com"), "GET", base+"/self", nil)
+				g.Expect(r.Code).To(Equal(200), string(r.Body))
+				r = do(admin.cfg(), "GET", base+"?page_size=1&search=page-&filter="+url.QueryEscape(`{">":[{"var":"id"},1900]}`), nil)
 				g.Expect(r.Code).To(Equal(200), string(r.Body))
 				g.Expect(r.JSON()["count"]).To(BeNumerically("==", n))
 				r = do(admin.cfg(), "GET", base+"/3", nil)
@@ -599,6 +613,27 @@ var _ = Describe("Reading the directory", func() {
 			r = do(admin.cfg(), "GET", base+"/2", nil)
 			Expect(r.Code).To(Equal(200), string(r.Body))
 			Expect(r.JSON()["metadata"].(map[string]any)["name"]).To(Equal("alice"))
+		})
+
+		It("reads the username, not the object name, and maps identities to self", func() {
+			r := list(admin, "?username=pg.owner")
+			Expect(r.Names()).To(Equal([]string{"pg-oidc"}))
+			Expect(r.JSON()["items"].([]any)[0].(map[string]any)["username"]).To(Equal("pg.owner"))
+			Expect(allNames(list(admin, "?username=pg-oidc"))).To(BeEmpty())
+			Expect(list(admin, q("search", "PG.OWN")).Names()).To(Equal([]string{"pg-oidc"}))
+			Expect(list(admin, q("filter", `{"==":[{"var":"username"},"pg.owner"]}`)).Names()).To(Equal([]string{"pg-oidc"}))
+
+			for _, identity := range []string{"oidc:pia@example.com", "pg.owner"} {
+				r = do(as(identity), "GET", base+"/self", nil)
+				Expect(r.Code).To(Equal(200), string(r.Body))
+				Expect(r.JSON()["metadata"].(map[string]any)["name"]).To(Equal("pg-oidc"))
+				Expect(r.JSON()["email"]).To(Equal("pia@example.com"))
+				Expect(allNames(list(caller{user: identity}, ""))).To(Equal([]string{"pg-oidc"}))
+				Expect(allNames(list(caller{user: identity}, "?org="))).To(Equal([]string{"pg-oidc"}))
+			}
+			By("the object name alone is not an identity")
+			r = do(as("pg-oidc"), "GET", base+"/self", nil)
+			Expect(r.Code).To(Equal(404), string(r.Body))
 		})
 
 		It("sorts by username and by id differently", func() {
