@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
@@ -146,6 +147,16 @@ var _ = Describe("Numeric IDs", Ordered, func() {
 		var id int64
 		Eventually(func(g Gomega) {
 			id = userIDsByName(g, []string{name})[name]
+		}).Should(Succeed())
+
+		By("wiping the user's status")
+		Expect(k8sClient.Status().Patch(suiteCtx, newUser(name), client.RawPatch(types.MergePatchType, []byte(`{"status":null}`)))).To(Succeed())
+		Eventually(func(g Gomega) {
+			u := &iamv1alpha1.User{}
+			g.Expect(k8sClient.Get(suiteCtx, key(name), u)).To(Succeed())
+			g.Expect(u.Status.ID).To(Equal(id))
+			g.Expect(u.Status.DateJoined).NotTo(BeNil())
+			expectReady(g, u.Status.Conditions, u.Generation, u.Status.ObservedGeneration)
 		}).Should(Succeed())
 
 		By("recreating the user from a backup that kept metadata but not status")
