@@ -18,7 +18,7 @@ all: build
 
 .PHONY: manifests
 manifests: ## Generate the CRDs and the controllers' RBAC from the markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." \
+	$(CONTROLLER_GEN) rbac:roleName=roster-controllers crd paths="./api/...;./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: generate

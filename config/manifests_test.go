@@ -86,8 +86,13 @@ var _ = Describe("Manifests", func() {
 		Expect(err).NotTo(HaveOccurred(), out)
 		for _, want := range []string{
 			"customresourcedefinition.apiextensions.k8s.io/users.iam.roster.dev",
-			"clusterrole.rbac.authorization.k8s.io/roster-manager-role",
-			"deployment.apps/roster-controller-manager",
+			"clusterrole.rbac.authorization.k8s.io/roster-controllers",
+			"deployment.apps/roster-controllers",
+			"deployment.apps/roster-directory",
+			"service/roster-directory",
+			"apiservice.apiregistration.k8s.io/v1alpha1.directory.roster.dev",
+			"rolebinding.rbac.authorization.k8s.io/roster-directory-authentication-reader",
+			"clusterrolebinding.rbac.authorization.k8s.io/roster-directory-user",
 		} {
 			Expect(out).To(ContainSubstring(want))
 		}
