@@ -61,6 +61,13 @@ verify: manifests generate fmt ## Fail when generated files or go.mod are stale.
 		git status --porcelain; git --no-pager diff --stat; exit 1; \
 	fi
 
+##@ Run
+
+RUN_FLAGS ?=
+.PHONY: run
+run: envtest ## Run a complete Roster on this machine with sample data (RUN_FLAGS=--reset starts over).
+	$(GO) run . local --assets "$(ENVTEST_DIR)" $(RUN_FLAGS)
+
 ##@ Build
 
 .PHONY: build

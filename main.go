@@ -1,12 +1,16 @@
 // Command roster runs Roster: `roster controllers` runs the controllers of the
 // iam.roster.dev CRDs, `roster apiserver` the directory.roster.dev aggregated
-// API server.
+// API server, and `roster local` a complete Roster on this machine (etcd,
+// kube-apiserver, both of the above and sample data).
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -20,18 +24,24 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	"github.com/roster-dev/roster/apiserver/local"
 	"github.com/roster-dev/roster/apiserver/server"
 	"github.com/roster-dev/roster/controllers"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: roster controllers|apiserver [flags]")
+		fmt.Fprintln(os.Stderr, "usage: roster controllers|apiserver|local [flags]")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
 	case "controllers":
 		if err := runControllers(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	case "local":
+		if err := runLocal(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -103,4 +113,29 @@ func runAPIServer(args []string) error {
 		return err
 	}
 	return srv.Run(genericapiserver.SetupSignalContext())
+}
+
+func runLocal(args []string) error {
+	o := local.Options{Out: os.Stdout}
+	fs := flag.NewFlagSet("local", flag.ExitOnError)
+	fs.StringVar(&o.DataDir, "data-dir", ".data", "where etcd's data and the kubeconfigs are kept across restarts")
+	fs.BoolVar(&o.Reset, "reset", false, "delete the data directory first and start over")
+	fs.IntVar(&o.Port, "port", 6443, "kube-apiserver's port on 127.0.0.1")
+	fs.StringVar(&o.Assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory of kube-apiserver, etcd and kubectl (hack/envtest.sh print-dir)")
+	fs.StringVar(&o.CRDs, "crds", "config/crd/bases", "directory of the CRDs")
+	fs.StringVar(&o.Samples, "samples", "config/samples", "kustomize directory of the sample data applied on first start")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if o.Assets == "" {
+		return fmt.Errorf("--assets (or KUBEBUILDER_ASSETS) must name the directory hack/envtest.sh builds; `make run` sets it")
+	}
+	// Unlike ctrl.SetupSignalHandler, a second Ctrl-C does not exit at once:
+	// etcd and kube-apiserver must be stopped, never orphaned.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return local.Run(ctx, o)
 }

@@ -6,6 +6,7 @@ package local
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -162,7 +163,7 @@ func Register(ctx context.Context, c client.Client, port int, caBundle []byte) e
 		"version":              directoryv1alpha1.SchemeGroupVersion.Version,
 		"groupPriorityMinimum": int64(GroupPriorityMinimum),
 		"versionPriority":      int64(15),
-		"caBundle":             caBundle,
+		"caBundle":             base64.StdEncoding.EncodeToString(caBundle),
 		"service": map[string]any{
 			"namespace": Namespace,
 			"name":      ServiceName,
