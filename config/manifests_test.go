@@ -93,6 +93,7 @@ var _ = Describe("Manifests", func() {
 			"apiservice.apiregistration.k8s.io/v1alpha1.directory.roster.dev",
 			"rolebinding.rbac.authorization.k8s.io/roster-directory-authentication-reader",
 			"clusterrolebinding.rbac.authorization.k8s.io/roster-directory-user",
+			"validatingadmissionpolicy.admissionregistration.k8s.io/roster-user-field-rules",
 		} {
 			Expect(out).To(ContainSubstring(want))
 		}

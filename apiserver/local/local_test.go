@@ -1,0 +1,240 @@
+package local_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/roster-dev/roster/apiserver/local"
+)
+
+// running is one `roster local` process, started as a user would start it.
+type running struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  []string
+	done chan struct{}
+}
+
+func (r *running) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.out...)
+}
+
+// commands returns the commands the guide tells the user to try.
+func (r *running) commands() []string {
+	var cmds []string
+	for _, l := range r.lines() {
+		if t := strings.TrimSpace(l); strings.Contains(t, "/kubectl --kubeconfig ") {
+			cmds = append(cmds, t)
+		}
+	}
+	return cmds
+}
+
+var binary, dataDir string
+
+func start(port int) *running {
+	GinkgoHelper()
+	cmd := exec.Command(binary, "local",
+		"--data-dir", dataDir, "--port", strconv.Itoa(port),
+		"--assets", os.Getenv("KUBEBUILDER_ASSETS"),
+		"--crds", filepath.Join("..", "..", "config", "crd", "bases"),
+		"--samples", filepath.Join("..", "..", "config", "samples"),
+		"--zap-log-level", "error")
+	cmd.Stderr = GinkgoWriter
+	stdout, err := cmd.StdoutPipe()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(cmd.Start()).To(Succeed())
+	r := &running{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			r.mu.Lock()
+			r.out = append(r.out, sc.Text())
+			r.mu.Unlock()
+		}
+		_ = cmd.Wait()
+		close(r.done)
+	}()
+	DeferCleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Signal(os.Interrupt)
+			Eventually(r.done, time.Minute).Should(BeClosed())
+		}
+	})
+	Eventually(func() []string { return r.lines() }, 3*time.Minute, 250*time.Millisecond).Should(
+		ContainElement(ContainSubstring(local.ReadyLine)), "roster local did not become ready")
+	return r
+}
+
+// stop sends Ctrl-C and expects a clean exit that leaves no etcd or
+// kube-apiserver behind.
+func (r *running) stop() {
+	GinkgoHelper()
+	Expect(r.cmd.Process.Signal(os.Interrupt)).To(Succeed())
+	Eventually(r.done, time.Minute).Should(BeClosed())
+	Expect(r.cmd.ProcessState.ExitCode()).To(Equal(0))
+	Eventually(func() []string { return processesUsing(dataDir) }, 30*time.Second).Should(BeEmpty(),
+		"etcd and kube-apiserver must stop with roster local")
+}
+
+// processesUsing lists the processes whose command line names path.
+func processesUsing(path string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), path) {
+			if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && strings.Contains(string(st), ") Z ") {
+				continue // a zombie is already gone
+			}
+			found = append(found, strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return found
+}
+
+func sh(command string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "sh", "-c", command).CombinedOutput()
+	return string(out), err
+}
+
+func freePort() int {
+	GinkgoHelper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	defer ln.Close()
+	return local.PortOf(ln.Addr())
+}
+
+// names returns the first column of a kubectl table, header excluded.
+func names(table string) []string {
+	var out []string
+	for i, l := range strings.Split(strings.TrimSpace(table), "\n") {
+		if f := strings.Fields(l); i > 0 && len(f) > 0 {
+			out = append(out, f[0])
+		}
+	}
+	return out
+}
+
+var _ = Describe("roster local", Ordered, func() {
+	BeforeAll(func() {
+		var err error
+		binary, err = gexec.Build("github.com/roster-dev/roster")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(gexec.CleanupBuildArtifacts)
+		dataDir = GinkgoT().TempDir()
+	})
+
+	var ids string
+
+	It("starts a complete Roster whose printed commands work as printed, for each role", func() {
+		r := start(freePort())
+		cmds := r.commands()
+		Expect(cmds).To(HaveLen(7), strings.Join(r.lines(), "\n"))
+
+		By("the administrator sees everyone")
+		out, err := sh(cmds[0])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(names(out)).To(ConsistOf("admin", "alice", "bob", "carol", "dave", "erin", "frank", "grace",
+			"heidi", "ivan", "judy", "mallory", "natalia", "oscar", "peggy", "trent"))
+
+		By("an organization owner sees the active members of acme")
+		out, err = sh(cmds[1])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(names(out)).To(ConsistOf("alice", "bob", "carol", "dave", "erin", "frank", "grace"))
+
+		By("a user in no organization sees only themselves")
+		out, err = sh(cmds[2])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(names(out)).To(ConsistOf("trent"))
+
+		By("a search sorted by last name, paged")
+		out, err = sh(cmds[3])
+		Expect(err).NotTo(HaveOccurred(), out)
+		var page struct {
+			Count int     `json:"count"`
+			Next  *string `json:"next"`
+			Items []struct {
+				Username string `json:"username"`
+			} `json:"items"`
+		}
+		Expect(json.Unmarshal([]byte(out), &page)).To(Succeed(), out)
+		Expect(page.Count).To(Equal(4))
+		Expect(page.Next).NotTo(BeNil())
+		var got []string
+		for _, it := range page.Items {
+			got = append(got, it.Username)
+		}
+		Expect(got).To(Equal([]string{"grace", "peggy", "alice"}))
+
+		By("a worker reads their own record with their organizations")
+		out, err = sh(cmds[4])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("username: erin"))
+		Expect(out).To(ContainSubstring("slug: acme"))
+		Expect(out).To(ContainSubstring("role: worker"))
+
+		By("a forbidden patch is refused")
+		out, err = sh(cmds[5])
+		Expect(err).To(HaveOccurred())
+		Expect(out).To(ContainSubstring(`users.directory.roster.dev "erin" is forbidden: only administrators may change isSuperuser`))
+
+		By("a watch shows the visible users")
+		watch := exec.Command("sh", "-c", "exec "+cmds[6])
+		stdout, err := watch.StdoutPipe()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(watch.Start()).To(Succeed())
+		DeferCleanup(func() { _ = watch.Process.Kill(); _ = watch.Wait() })
+		var mu sync.Mutex
+		var seen []string
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				mu.Lock()
+				seen = append(seen, sc.Text())
+				mu.Unlock()
+			}
+		}()
+		Eventually(func() string { mu.Lock(); defer mu.Unlock(); return strings.Join(seen, "\n") }).Should(
+			MatchRegexp(`(?m)^alice\s+\d+\s+alice\s+Alice\s+Nguyen`))
+		Expect(watch.Process.Signal(syscall.SIGTERM)).To(Succeed())
+
+		out, err = sh(strings.Replace(cmds[0], "get users", "get users.iam.roster.dev -o jsonpath={range.items[*]}{.metadata.name}={.status.id},{end}", 1))
+		Expect(err).NotTo(HaveOccurred(), out)
+		ids = out
+		Expect(strings.Count(ids, "=")).To(Equal(16))
+
+		r.stop()
+	})
+
+	It("keeps every user and ID across a restart", func() {
+		Expect(ids).NotTo(BeEmpty())
+		r := start(freePort())
+		out, err := sh(strings.Replace(r.commands()[0], "get users", "get users.iam.roster.dev -o jsonpath={range.items[*]}{.metadata.name}={.status.id},{end}", 1))
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(Equal(ids))
+		r.stop()
+	})
+})
