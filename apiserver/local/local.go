@@ -118,7 +118,7 @@ func Run(ctx context.Context, o Options) error {
 			return nil, "", err
 		}
 		path := filepath.Join(kubeconfigs, name+".kubeconfig")
-		return u.Config(), path, writeKubeconfig(u.Config(), path)
+		return u.Config(), path, WriteKubeconfig(u.Config(), path)
 	}
 	adminCfg, adminKubeconfig, err := identity("admin", "system:masters")
 	if err != nil {
@@ -261,10 +261,15 @@ func waitFor(ctx context.Context, errs <-chan error, timeout time.Duration, done
 	}
 }
 
-func writeKubeconfig(cfg *rest.Config, path string) error {
+// WriteKubeconfig saves a client-certificate configuration (and its
+// impersonation, if any) as a kubeconfig file.
+func WriteKubeconfig(cfg *rest.Config, path string) error {
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["roster"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["user"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
+	kc.AuthInfos["user"] = &clientcmdapi.AuthInfo{
+		ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData,
+		Impersonate: cfg.Impersonate.UserName, ImpersonateGroups: cfg.Impersonate.Groups,
+	}
 	kc.Contexts["roster"] = &clientcmdapi.Context{Cluster: "roster", AuthInfo: "user"}
 	kc.CurrentContext = "roster"
 	return clientcmd.WriteToFile(*kc, path)

@@ -19,8 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -138,18 +136,10 @@ func ctxWithCancel() (context.Context, context.CancelFunc) {
 	return context.WithCancel(ctx)
 }
 
-// writeKubeconfig saves cfg (client-certificate credentials) as a kubeconfig.
+// writeKubeconfig saves cfg as a kubeconfig in the suite's directory.
 func writeKubeconfig(cfg *rest.Config, name string) string {
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["user"] = &clientcmdapi.AuthInfo{
-		ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData,
-		Impersonate: cfg.Impersonate.UserName, ImpersonateGroups: cfg.Impersonate.Groups,
-	}
-	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "user"}
-	kc.CurrentContext = "envtest"
 	path := filepath.Join(workDir, name)
-	Expect(clientcmd.WriteToFile(*kc, path)).To(Succeed())
+	Expect(local.WriteKubeconfig(cfg, path)).To(Succeed())
 	return path
 }
 

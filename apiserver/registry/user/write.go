@@ -193,21 +193,33 @@ func applySpec(dst *iamv1alpha1.User, u *directoryv1alpha1.User) {
 	}
 }
 
+// writableUser resolves name for a write: a user the caller may not see is a
+// 404, one it may see but is neither itself nor (for an administrator)
+// anyone a 403.
+func (r *REST) writableUser(ctx context.Context, name, verb string) (*directory.Caller, *iamv1alpha1.User, error) {
+	caller, err := r.dir.Caller(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	current, err := r.visibleUser(ctx, caller, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !caller.Admin && !caller.IsSelf(current.Name) {
+		return nil, nil, apierrors.NewForbidden(resource, current.Name,
+			fmt.Errorf("only the user themselves or an administrator may %s a user", verb))
+	}
+	return caller, current, nil
+}
+
 // Update applies a patch or a replacement: the caller's own record, or any
 // record for an administrator, per the field rules of spec section 7, written
 // through to the User CRD with a resourceVersion precondition.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, _ bool, _ *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	caller, err := r.dir.Caller(ctx)
+	caller, current, err := r.writableUser(ctx, name, "change")
 	if err != nil {
 		return nil, false, err
-	}
-	current, err := r.visibleUser(ctx, caller, name)
-	if err != nil {
-		return nil, false, err
-	}
-	if !caller.Admin && !caller.IsSelf(current.Name) {
-		return nil, false, apierrors.NewForbidden(resource, current.Name, fmt.Errorf("only the user themselves or an administrator may change a user"))
 	}
 	old := view(current, true)
 	// The old object goes out without a resourceVersion, so that one in the
@@ -331,16 +343,9 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 // Delete removes a user and all of its memberships: administrators delete
 // anyone, a user may delete themselves.
 func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
-	caller, err := r.dir.Caller(ctx)
+	_, current, err := r.writableUser(ctx, name, "delete")
 	if err != nil {
 		return nil, false, err
-	}
-	current, err := r.visibleUser(ctx, caller, name)
-	if err != nil {
-		return nil, false, err
-	}
-	if !caller.Admin && !caller.IsSelf(current.Name) {
-		return nil, false, apierrors.NewForbidden(resource, current.Name, fmt.Errorf("only the user themselves or an administrator may delete a user"))
 	}
 	out := view(current, true)
 	if deleteValidation != nil {
