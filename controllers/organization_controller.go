@@ -275,7 +275,7 @@ func (r *OrganizationReconciler) finalize(ctx context.Context, o *iamv1alpha1.Or
 // organizations it owns.
 func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if r.memberCounts == nil {
-		r.memberCounts = newDebouncer(2*opts.CoalesceDelay, 30*opts.CoalesceDelay)
+		r.memberCounts = newDebouncer(2*opts.CoalesceDelay, 5*opts.CoalesceDelay, 30*opts.CoalesceDelay)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("organization").

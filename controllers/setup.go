@@ -20,8 +20,9 @@ type Options struct {
 	// CoalesceDelay is how long a User or an Organization waits after a
 	// Membership event before it is reconciled, so that a burst of membership
 	// changes costs one status write. An Organization's member counts also
-	// wait until membership events pause for twice this long, at most 30
-	// times this long. Default: 1s.
+	// wait until membership events pause (for twice this long, or twice their
+	// mean gap up to five times this long), at most 30 times this long.
+	// Default: 1s.
 	CoalesceDelay time.Duration
 	// MaxIDBlock bounds how many IDs one counter write reserves. Default: 256.
 	MaxIDBlock int64
