@@ -17,11 +17,14 @@
 //     parses untrusted query parameters and the X-Organization header.
 //     The server may then set ListRequest.Extra (its labelSelector and
 //     fieldSelector, counted like every other filter) and ListRequest.Window
-//     (the offset and limit of a Kubernetes `limit`/`continue` chunk).
+//     (the offset and limit of a Kubernetes `limit`/`continue` chunk, or
+//     the last row of the previous chunk: Window.After resumes right after
+//     that row's place in the order, so chunks neither repeat nor skip rows
+//     when users come and go before it).
 //   - CompileFilter: the `filter` parameter alone; Filter.Match.
 //   - Snapshot.List(Caller, *ListRequest) *Result: count, page or window,
-//     resolved page number and whether neighbours exist (for `next` and
-//     `previous`).
+//     resolved page number, offset of the first row and whether neighbours
+//     exist (for `next` and `previous`).
 //   - Snapshot.Visible: may the caller see this user without an
 //     organization context (GET by name, watch). Snapshot.Matches: would
 //     this user be listed by this request (watch with query parameters).

@@ -324,3 +324,69 @@ func TestHandBuiltRequest(t *testing.T) {
 	g.Expect(err).To(Equal(&Error{Status: 400, Param: "sort",
 		Message: "sort: unsupported key 'email'; use username, first_name, last_name, id or is_active"}))
 }
+
+func TestWindowAfter(t *testing.T) {
+	ix := NewIndex()
+	user := func(i int) User {
+		return User{Name: fmt.Sprintf("u%02d", i), ID: int64(i), Username: fmt.Sprintf("n%02d", 30-i), IsActive: i%3 != 0}
+	}
+	for i := 1; i <= 25; i++ {
+		ix.UpsertUser(user(i))
+	}
+	admin := Caller{Admin: true}
+	window := func(g Gomega, s *Snapshot, query string, w Window) ([]string, *Result) {
+		q, err := url.ParseQuery(query)
+		g.Expect(err).NotTo(HaveOccurred())
+		r, err := ParseListRequest(q, nil, ParseOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+		r.Window = w
+		res, err := s.List(admin, r)
+		g.Expect(err).NotTo(HaveOccurred())
+		var names []string
+		for _, u := range res.Users {
+			names = append(names, u.Name)
+		}
+		return names, res
+	}
+
+	g := NewWithT(t)
+	first, res := window(g, ix.Snapshot(), "", Window{Limit: 10})
+	g.Expect(first).To(HaveLen(10))
+	g.Expect(first[9]).To(Equal("u16"))
+	g.Expect([]any{res.Offset, res.HasNext, res.HasPrevious}).To(Equal([]any{0, true, false}))
+	last := user(16)
+
+	// A user added before the cursor and one removed before it move every
+	// offset, not the cursor.
+	ix.UpsertUser(User{Name: "u26", ID: 26})
+	ix.DeleteUser("u20")
+	s := ix.Snapshot()
+	t.Run("resumes right after the last row", func(t *testing.T) {
+		g := NewWithT(t)
+		got, res := window(g, s, "", Window{After: &last, Limit: 10, Offset: 3})
+		g.Expect(got).To(Equal([]string{"u15", "u14", "u13", "u12", "u11", "u10", "u09", "u08", "u07", "u06"}))
+		g.Expect([]any{res.Count, res.Offset, res.HasNext, res.HasPrevious}).To(Equal([]any{25, 10, true, true}))
+	})
+	t.Run("resumes after a row that is gone", func(t *testing.T) {
+		g := NewWithT(t)
+		gone := user(20)
+		got, res := window(g, s, "", Window{After: &gone, Limit: 3})
+		g.Expect(got).To(Equal([]string{"u19", "u18", "u17"}))
+		g.Expect(res.Offset).To(Equal(6))
+	})
+	t.Run("follows the sort keys and the filters", func(t *testing.T) {
+		g := NewWithT(t)
+		// Usernames run opposite to ids: ascending username is descending id.
+		all, _ := window(g, s, "sort=is_active,username&is_active=true", Window{})
+		for i := 0; i+4 <= len(all); i += 4 {
+			after, _ := s.User(all[i])
+			got, res := window(g, s, "sort=is_active,username&is_active=true", Window{After: &after, Limit: 4})
+			g.Expect(got).To(Equal(all[i+1 : min(i+5, len(all))]))
+			g.Expect(res.Offset).To(Equal(i + 1))
+		}
+		lastRow, _ := s.User(all[len(all)-1])
+		got, res := window(g, s, "sort=is_active,username&is_active=true", Window{After: &lastRow, Limit: 4})
+		g.Expect(got).To(BeEmpty())
+		g.Expect([]any{res.Offset, res.HasNext, res.HasPrevious}).To(Equal([]any{len(all), false, true}))
+	})
+}

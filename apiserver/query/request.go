@@ -51,6 +51,13 @@ type OrgContext struct {
 // continue token.
 type Window struct {
 	Offset int
+	// After, when not nil, starts the window right after this user's place
+	// in the order (its sort values, id and name), wherever that is now and
+	// whether or not the user still exists or matches; Offset is then
+	// ignored. A continue token that holds the last row it returned so
+	// resumes without repeating or skipping rows when users were added or
+	// removed before that place in the meantime.
+	After *User
 	// Limit is the most rows to return; 0 means all of them.
 	Limit int
 }

@@ -302,18 +302,47 @@ func (s *Snapshot) List(c Caller, r *ListRequest) (*Result, error) {
 		off, limit = (page-1)*size, size
 	} else {
 		off = max(r.Window.Offset, 0)
+		if r.Window.After != nil {
+			off = s.rankAfter(m, count, keys, r.Window.After)
+		}
 		if r.Window.Limit > 0 {
 			limit = r.Window.Limit
 		}
 		res.HasPrevious = off > 0 && count > 0
 		res.HasNext = off < count && limit < count-off
 	}
+	res.Offset = off
 	slots := s.window(m, count, keys, spans[keys[0].f], off, limit)
 	res.Users = make([]User, len(slots))
 	for i, slot := range slots {
 		res.Users[i] = s.rec(slot).User
 	}
 	return res, nil
+}
+
+// rankAfter is the number of matching users (m and count as matching
+// returns them) that sort at or before u: the position right after u in the
+// order of keys.
+func (s *Snapshot) rankAfter(m bitset, count int, keys []sortKey, u *User) int {
+	if count == 0 {
+		return 0
+	}
+	ref := &userRec{User: *u}
+	n := 0
+	visit := func(slot uint32) bool {
+		if r := s.rec(slot); r != nil && compareBy(keys, r, ref) <= 0 {
+			n++
+		}
+		return true
+	}
+	if m != nil {
+		m.each(visit)
+		return n
+	}
+	for slot := range uint32(s.st.slots) {
+		visit(slot)
+	}
+	return n
 }
 
 // span is the part [lo, hi) of an order that holds every matching user.

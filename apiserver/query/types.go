@@ -72,6 +72,8 @@ type Result struct {
 	// Page is the resolved page number (page=last resolved), 0 when the
 	// request is not paged.
 	Page int
+	// Offset is the position of the first row in the whole result.
+	Offset int
 	// HasNext and HasPrevious tell whether the neighbouring page (or, without
 	// paging, rows after and before the window) exist.
 	HasNext, HasPrevious bool
