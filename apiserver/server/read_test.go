@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 )
@@ -567,7 +568,7 @@ var _ = Describe("Reading the directory", func() {
 					u.Labels = map[string]string{"roster.dev/test-tier": "gold"}
 				}
 				Expect(k8sClient.Create(ctx, u)).To(Succeed())
-				DeferCleanup(func() { Expect(k8sClient.Delete(ctx, u)).To(Succeed()) })
+				DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, u))).To(Succeed()) })
 				u.Status.ID = id(i)
 				Expect(k8sClient.Status().Update(ctx, u)).To(Succeed())
 			}
@@ -787,6 +788,38 @@ var _ = Describe("Reading the directory", func() {
 			r = do(admin.cfg(), "GET", base+"?fieldSelector="+url.QueryEscape("spec.username=page-07"), nil)
 			Expect(r.Code).To(Equal(400), string(r.Body))
 			Expect(r.Message()).To(Equal(`"spec.username" is not a known field selector: only "metadata.name", "metadata.namespace"`))
+		})
+
+		// It changes the page users: only specs that do not rely on them follow.
+		It("resumes a chunked list where it stopped while users come and go", func() {
+			r := list(admin, "?limit=10&search=page-")
+			Expect(r.Names()).To(Equal(byID[:10]))
+			cont := r.JSON()["metadata"].(map[string]any)["continue"].(string)
+
+			By("adding two users before the cursor and removing one already listed")
+			for i, name := range []string{"page-zy", "page-zz"} {
+				u := &iamv1alpha1.User{
+					ObjectMeta: metav1.ObjectMeta{Name: name},
+					Spec:       iamv1alpha1.UserSpec{FirstName: "Late", Email: name + "@example.com", IsActive: ptr.To(true)},
+				}
+				Expect(k8sClient.Create(ctx, u)).To(Succeed())
+				DeferCleanup(func() { Expect(k8sClient.Delete(ctx, u)).To(Succeed()) })
+				u.Status.ID = int64(2501 - i)
+				Expect(k8sClient.Status().Update(ctx, u)).To(Succeed())
+			}
+			Expect(k8sClient.Delete(ctx, &iamv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: "page-03"}})).To(Succeed())
+			Eventually(func(g Gomega) {
+				r := do(admin.cfg(), "GET", base+"?page_size=3&search=page-", nil)
+				g.Expect(r.Code).To(Equal(200), string(r.Body))
+				g.Expect(r.Names()).To(Equal([]string{"page-zy", "page-zz", "page-00"}))
+				g.Expect(do(admin.cfg(), "GET", base+"/page-03", nil).Code).To(Equal(404))
+			}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+
+			r = list(admin, "?limit=10&search=page-&continue="+url.QueryEscape(cont))
+			Expect(r.Names()).To(Equal(byID[10:20]))
+			Expect(r.JSON()["count"]).To(BeNumerically("==", n+1))
+			// 61 users: 11 now sort up to page-09, the cursor, and 10 were listed.
+			Expect(r.JSON()["metadata"].(map[string]any)["remainingItemCount"]).To(BeNumerically("==", n+1-11-10))
 		})
 
 		It("shows an unmapped caller none of them", func() {

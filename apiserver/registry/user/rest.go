@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -83,12 +84,11 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 	if err != nil {
 		return nil, err
 	}
-	offset := 0
 	if !req.Paged && options != nil {
-		if offset, err = decodeContinue(options.Continue); err != nil {
+		if req.Window, err = decodeContinue(options.Continue); err != nil {
 			return nil, err
 		}
-		req.Window = query.Window{Offset: offset, Limit: int(options.Limit)}
+		req.Window.Limit = int(options.Limit)
 	}
 	snap := r.dir.Snapshot()
 	res, err := snap.List(caller.Caller, req)
@@ -115,10 +115,9 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 		if res.HasPrevious {
 			list.Previous = pageLink(lq, res.Page-1)
 		}
-	} else if res.HasNext && options != nil && options.Limit > 0 {
-		next := offset + len(res.Users)
-		list.Continue = encodeContinue(next)
-		list.RemainingItemCount = new(int64(res.Count - next))
+	} else if res.HasNext && options != nil && options.Limit > 0 && len(res.Users) > 0 {
+		list.Continue = encodeContinue(res.Users[len(res.Users)-1], req.Sort)
+		list.RemainingItemCount = new(int64(res.Count - res.Offset - len(res.Users)))
 	}
 	return list, nil
 }
@@ -168,28 +167,39 @@ func pageLink(lq directory.ListQuery, page int) *string {
 	return &s
 }
 
+// continueToken resumes a chunked list right after the last row it
+// returned, by that row's place in the order: users added or removed before
+// it since then neither repeat nor skip rows.
 type continueToken struct {
-	Offset int `json:"offset"`
+	// After is the last row returned: the fields the order compares.
+	After *query.User `json:"after,omitempty"`
+	// Offset is the position of the next row; tokens without After carry it.
+	Offset int `json:"offset,omitempty"`
 }
 
-func encodeContinue(offset int) string {
-	b, _ := json.Marshal(continueToken{Offset: offset})
+func encodeContinue(last query.User, sort []query.SortKey) string {
+	// is_active is outside the basic view: the token carries it only when
+	// the order needs it.
+	if !slices.ContainsFunc(sort, func(k query.SortKey) bool { return k.Field == "is_active" }) {
+		last.IsActive = false
+	}
+	b, _ := json.Marshal(continueToken{After: &last})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeContinue(s string) (int, error) {
+func decodeContinue(s string) (query.Window, error) {
 	if s == "" {
-		return 0, nil
+		return query.Window{}, nil
 	}
 	var t continueToken
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err == nil {
 		err = json.Unmarshal(b, &t)
 	}
-	if err != nil || t.Offset < 0 {
-		return 0, apierrors.NewBadRequest("continue: the continue token is not valid")
+	if err != nil || t.Offset < 0 || (t.After == nil && t.Offset == 0) {
+		return query.Window{}, apierrors.NewBadRequest("continue: the continue token is not valid")
 	}
-	return t.Offset, nil
+	return query.Window{After: t.After, Offset: t.Offset}, nil
 }
 
 // Get returns one user the caller may see: by name, by numeric ID when the
