@@ -126,6 +126,10 @@ var _ = Describe("Reading the directory", func() {
 		It("refuses an inactive caller", func() {
 			r := do(as("ivan"), "GET", base, nil)
 			Expect(r.Code).To(Equal(403), string(r.Body))
+			Expect(r.Message()).To(HaveSuffix("is forbidden: the user account is inactive"))
+			r = do(as("ivan"), "GET", base+"/self", nil)
+			Expect(r.Code).To(Equal(403), string(r.Body))
+			Expect(r.Message()).To(HaveSuffix("is forbidden: the user account is inactive"))
 		})
 	})
 
