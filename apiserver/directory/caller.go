@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	directoryv1alpha1 "github.com/roster-dev/roster/apiserver/apis/directory/v1alpha1"
 	"github.com/roster-dev/roster/apiserver/query"
 )
 
@@ -54,8 +55,7 @@ func (d *Directory) Caller(ctx context.Context) (*Caller, error) {
 			}
 		}
 		if !pick.Active() {
-			return nil, apierrors.NewForbidden(iamv1alpha1.GroupVersion.WithResource("users").GroupResource(), pick.Name,
-				errInactive)
+			return nil, apierrors.NewForbidden(directoryv1alpha1.Resource("users"), pick.Name, errInactive)
 		}
 		c.User = &pick
 		c.Caller.User = pick.Name

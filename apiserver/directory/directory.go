@@ -76,7 +76,8 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 	if opts.History <= 0 {
 		opts.History = 4096
 	}
-	c, err := ctrlcache.New(cfg, ctrlcache.Options{Scheme: scheme})
+	// managedFields are most of a cached object's memory and never served.
+	c, err := ctrlcache.New(cfg, ctrlcache.Options{Scheme: scheme, DefaultTransform: ctrlcache.TransformStripManagedFields()})
 	if err != nil {
 		return nil, fmt.Errorf("creating the informer cache: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,19 +12,14 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
-	"github.com/roster-dev/roster/apiserver/server"
 	"github.com/roster-dev/roster/controllers"
 )
 
@@ -67,17 +61,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	for _, d := range []string{"etcd", "pki", "kubeconfigs", "apiserver"} {
+	for _, d := range []string{"etcd", "pki", "kubeconfigs"} {
 		if err := os.MkdirAll(filepath.Join(dataDir, d), 0o700); err != nil {
 			return err
 		}
 	}
 	started := time.Now()
-	agg, err := NewAggregation(filepath.Join(dataDir, "pki"))
-	if err != nil {
-		return err
-	}
-
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: o.Assets,
 		CRDDirectoryPaths:     []string{o.CRDs},
@@ -89,57 +78,24 @@ func Run(ctx context.Context, o Options) error {
 	apiServer := env.ControlPlane.GetAPIServer()
 	apiServer.SecureServing.ListenAddr.Address = "127.0.0.1"
 	apiServer.SecureServing.ListenAddr.Port = strconv.Itoa(o.Port)
-	args := apiServer.Configure()
-	for k, v := range agg.APIServerFlags() {
-		args.Set(k, v)
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		return fmt.Errorf("starting etcd and kube-apiserver: %w", err)
+
+	stack := &Stack{Env: env, Dir: dataDir}
+	if err := stack.Start(ctx); err != nil {
+		return err
 	}
 	defer func() {
-		if err := env.Stop(); err != nil {
+		if err := stack.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "roster: stopping the control plane: %v\n", err)
 		}
 	}()
-
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(iamv1alpha1.AddToScheme(scheme))
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return err
-	}
-
-	kubeconfigs := filepath.Join(dataDir, "kubeconfigs")
-	identity := func(name string, groups ...string) (*rest.Config, string, error) {
-		u, err := env.AddUser(envtest.User{Name: name, Groups: groups}, nil)
-		if err != nil {
-			return nil, "", err
-		}
-		path := filepath.Join(kubeconfigs, name+".kubeconfig")
-		return u.Config(), path, WriteKubeconfig(u.Config(), path)
-	}
-	adminCfg, adminKubeconfig, err := identity("admin", "system:masters")
-	if err != nil {
-		return err
-	}
 	for _, u := range demoUsers {
-		if _, _, err := identity(u.name); err != nil {
+		if _, _, err := stack.Identity(u.name); err != nil {
 			return err
 		}
 	}
-	_, directoryKubeconfig, err := identity("roster-directory", "system:masters")
-	if err != nil {
-		return err
-	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, 2)
-
-	mgr, err := ctrl.NewManager(rest.CopyConfig(adminCfg), ctrl.Options{
-		Scheme:                 scheme,
+	mgr, err := ctrl.NewManager(rest.CopyConfig(stack.Admin), ctrl.Options{
+		Scheme:                 Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	})
@@ -149,58 +105,17 @@ func Run(ctx context.Context, o Options) error {
 	if err := controllers.SetupWithManager(mgr, controllers.Options{}); err != nil {
 		return err
 	}
-	go func() { errs <- mgr.Start(ctx) }()
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	port := PortOf(ln.Addr())
-	so := server.NewOptions()
-	so.SecureServing.Listener = ln
-	so.SecureServing.BindAddress = net.ParseIP("127.0.0.1")
-	so.SecureServing.BindPort = port
-	so.SecureServing.ServerCert.CertKey.CertFile = agg.ServingCertFile
-	so.SecureServing.ServerCert.CertKey.KeyFile = agg.ServingKeyFile
-	so.Kubeconfig = directoryKubeconfig
-	if err := so.Validate(); err != nil {
-		return err
-	}
-	scfg, err := so.Config()
-	if err != nil {
-		return err
-	}
-	srv, err := scfg.Complete().New()
-	if err != nil {
-		return err
-	}
-	serverDone := make(chan struct{})
-	go func() {
-		defer close(serverDone)
-		if err := srv.Run(ctx); err != nil {
-			errs <- err
-		}
-	}()
-	// Stop the directory before the control plane: its watches would hold
-	// kube-apiserver's shutdown.
+	mgrCtx, stopManager := context.WithCancel(ctx)
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(mgrCtx) }()
+	// The controllers stop before the stack (deferred earlier, run later).
 	defer func() {
-		cancel()
-		<-serverDone
+		stopManager()
+		<-mgrDone
 	}()
 
-	if err := Register(ctx, c, port, agg.ServingCA); err != nil {
-		return err
-	}
-	if err := waitFor(ctx, errs, 2*time.Minute, func() (bool, string) {
-		ok, msg, err := Available(ctx, c)
-		if err != nil {
-			return false, err.Error()
-		}
-		return ok, msg
-	}); err != nil {
-		return fmt.Errorf("waiting for the directory's APIService: %w", err)
-	}
-
+	kubeconfigs := filepath.Join(dataDir, "kubeconfigs")
+	adminKubeconfig := filepath.Join(kubeconfigs, "admin.kubeconfig")
 	kubectl := filepath.Join(o.Assets, "kubectl")
 	marker := filepath.Join(dataDir, "samples-applied")
 	if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) {
@@ -212,9 +127,9 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	if err := waitFor(ctx, errs, 2*time.Minute, func() (bool, string) {
+	if err := stack.wait(ctx, 2*time.Minute, func() (bool, string) {
 		var users iamv1alpha1.UserList
-		if err := c.List(ctx, &users); err != nil {
+		if err := stack.Client.List(ctx, &users); err != nil {
 			return false, err.Error()
 		}
 		for _, u := range users.Items {
@@ -231,33 +146,11 @@ func Run(ctx context.Context, o Options) error {
 	select {
 	case <-ctx.Done():
 		return nil
-	case err := <-errs:
-		return err
-	}
-}
-
-// waitFor polls done every 250ms until it holds, a component fails, or
-// timeout passes.
-func waitFor(ctx context.Context, errs <-chan error, timeout time.Duration, done func() (bool, string)) error {
-	deadline := time.After(timeout)
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	last := ""
-	for {
-		ok, msg := done()
-		if ok {
-			return nil
-		}
-		last = msg
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-errs:
-			return err
-		case <-deadline:
-			return fmt.Errorf("timed out: %s", last)
-		case <-tick.C:
-		}
+	case err := <-mgrDone:
+		mgrDone <- err
+		return fmt.Errorf("the controllers stopped: %w", err)
+	case <-stack.Done():
+		return errors.New("the directory server stopped")
 	}
 }
 

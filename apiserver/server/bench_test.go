@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,13 +18,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -36,7 +31,6 @@ import (
 	"github.com/roster-dev/roster/apiserver/directory"
 	"github.com/roster-dev/roster/apiserver/local"
 	"github.com/roster-dev/roster/apiserver/query"
-	"github.com/roster-dev/roster/apiserver/server"
 )
 
 // BenchmarkDirectory compares, through kube-apiserver on the envtest control
@@ -204,13 +198,13 @@ var (
 type benchEnv struct {
 	ctx    context.Context
 	cancel context.CancelFunc
+	stack  *local.Stack
 	env    *envtest.Environment
 	dir    string
 	client client.Client
 	// admin is a cluster administrator (system:masters): a directory
 	// administrator too, with the same credentials for both API groups.
 	admin *rest.Config
-	done  chan struct{}
 }
 
 func startBenchEnv(b *testing.B) *benchEnv {
@@ -222,122 +216,34 @@ func startBenchEnv(b *testing.B) *benchEnv {
 	if e.dir, err = os.MkdirTemp("", "roster-directory-bench-"); err != nil {
 		b.Fatal(err)
 	}
-	agg, err := local.NewAggregation(filepath.Join(e.dir, "pki"))
-	if err != nil {
-		b.Fatal(err)
-	}
 	e.env = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
 	args := e.env.ControlPlane.GetAPIServer().Configure()
-	for k, v := range agg.APIServerFlags() {
-		args.Set(k, v)
-	}
 	// The default rate limits of kube-apiserver would be the bottleneck of
 	// the set-up, not of the measured requests (which are sequential).
 	args.Set("max-requests-inflight", "1000")
 	args.Set("max-mutating-requests-inflight", "1000")
-	cfg, err := e.env.Start()
-	if err != nil {
+	e.stack = &local.Stack{Env: e.env, Dir: e.dir}
+	if err := e.stack.Start(e.ctx); err != nil {
 		b.Fatal(err)
 	}
-	scheme := kruntime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		b.Fatal(err)
-	}
-	if err := iamv1alpha1.AddToScheme(scheme); err != nil {
-		b.Fatal(err)
-	}
-	cfg = rest.CopyConfig(cfg)
+	e.admin = e.stack.Admin
+	cfg := rest.CopyConfig(e.admin)
 	cfg.QPS, cfg.Burst = 5000, 10000
-	if e.client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+	if e.client, err = client.New(cfg, client.Options{Scheme: local.Scheme}); err != nil {
 		b.Fatal(err)
-	}
-	admin, err := e.env.AddUser(envtest.User{Name: "bench-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e.admin = admin.Config()
-
-	self, err := e.env.AddUser(envtest.User{Name: "roster-directory", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := local.PortOf(ln.Addr())
-	o := server.NewOptions()
-	o.SecureServing.Listener = ln
-	o.SecureServing.BindAddress = net.ParseIP("127.0.0.1")
-	o.SecureServing.BindPort = port
-	o.SecureServing.ServerCert.CertKey.CertFile = agg.ServingCertFile
-	o.SecureServing.ServerCert.CertKey.KeyFile = agg.ServingKeyFile
-	o.Kubeconfig = e.kubeconfig(b, self.Config())
-	if err := o.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	serverCfg, err := o.Config()
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := serverCfg.Complete().New()
-	if err != nil {
-		b.Fatal(err)
-	}
-	e.done = make(chan struct{})
-	go func() {
-		defer close(e.done)
-		if err := srv.Run(e.ctx); err != nil {
-			b.Error(err)
-		}
-	}()
-	if err := local.Register(e.ctx, e.client, port, agg.ServingCA); err != nil {
-		b.Fatal(err)
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		ok, msg, err := local.Available(e.ctx, e.client)
-		if err == nil && ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("the directory did not become available: %s %v", msg, err)
-		}
-		time.Sleep(250 * time.Millisecond) // polling a condition; nothing to wait on
 	}
 	return e
 }
 
 func (e *benchEnv) stop() {
 	e.cancel()
-	select {
-	case <-e.done:
-	case <-time.After(time.Minute):
-	}
-	_ = e.env.Stop()
+	_ = e.stack.Stop()
 	_ = os.RemoveAll(e.dir)
 }
 
-// kubeconfig writes cfg (client-certificate credentials) as a kubeconfig.
-func (e *benchEnv) kubeconfig(b *testing.B, cfg *rest.Config) string {
-	b.Helper()
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["user"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
-	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "user"}
-	kc.CurrentContext = "envtest"
-	path := filepath.Join(e.dir, "directory.kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
-		b.Fatal(err)
-	}
-	return path
-}
-
-// user returns credentials of the Kubernetes user name, which the directory
-// maps to the User of that name.
 func (e *benchEnv) user(b *testing.B, name string) *rest.Config {
 	b.Helper()
 	u, err := e.env.AddUser(envtest.User{Name: name}, nil)

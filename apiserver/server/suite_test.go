@@ -5,26 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 	"github.com/roster-dev/roster/apiserver/local"
 	"github.com/roster-dev/roster/apiserver/server"
 )
@@ -36,12 +31,10 @@ import (
 var (
 	ctx       context.Context
 	cancel    context.CancelFunc
-	testEnv   *envtest.Environment
+	stack     *local.Stack
 	k8sClient client.Client
 	adminCfg  *rest.Config
 	workDir   string
-	// serverDone is closed when the directory server has stopped.
-	serverDone chan struct{}
 )
 
 func TestServer(t *testing.T) {
@@ -57,77 +50,27 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = os.RemoveAll(workDir) })
 
-	agg, err := local.NewAggregation(filepath.Join(workDir, "pki"))
-	Expect(err).NotTo(HaveOccurred())
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
+	By("starting kube-apiserver and the directory server, registered through an APIService")
+	stack = &local.Stack{
+		Env: &envtest.Environment{
+			CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+			ErrorIfCRDPathMissing: true,
+		},
+		Dir: workDir,
+		Tune: func(o *server.Options) {
+			o.MaxPageSize = 50
+			o.AllowSelfRegistration = true
+		},
 	}
-	args := testEnv.ControlPlane.GetAPIServer().Configure()
-	for k, v := range agg.APIServerFlags() {
-		args.Set(k, v)
-	}
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-
-	scheme := runtime.NewScheme()
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(iamv1alpha1.AddToScheme(scheme)).To(Succeed())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
-
-	admin, err := testEnv.AddUser(envtest.User{Name: "cluster-admin", Groups: []string{"system:masters"}}, nil)
-	Expect(err).NotTo(HaveOccurred())
-	adminCfg = admin.Config()
-
-	By("starting the directory server with its own credentials")
-	self, err := testEnv.AddUser(envtest.User{Name: "roster-directory", Groups: []string{"system:masters"}}, nil)
-	Expect(err).NotTo(HaveOccurred())
-	serverKubeconfig := writeKubeconfig(self.Config(), "directory.kubeconfig")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	Expect(err).NotTo(HaveOccurred())
-	port := local.PortOf(ln.Addr())
-
-	o := server.NewOptions()
-	o.SecureServing.Listener = ln
-	o.SecureServing.BindAddress = net.ParseIP("127.0.0.1")
-	o.SecureServing.BindPort = port
-	o.SecureServing.ServerCert.CertKey.CertFile = agg.ServingCertFile
-	o.SecureServing.ServerCert.CertKey.KeyFile = agg.ServingKeyFile
-	o.Kubeconfig = serverKubeconfig
-	o.MaxPageSize = 50
-	o.AllowSelfRegistration = true
-	Expect(o.Validate()).To(Succeed())
-	serverCfg, err := o.Config()
-	Expect(err).NotTo(HaveOccurred())
-	srv, err := serverCfg.Complete().New()
-	Expect(err).NotTo(HaveOccurred())
-	serverDone = make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(serverDone)
-		Expect(srv.Run(ctx)).To(Succeed())
-	}()
-
-	By("registering it with kube-apiserver")
-	Expect(local.Register(ctx, k8sClient, port, agg.ServingCA)).To(Succeed())
-	Eventually(func(g Gomega) {
-		ok, msg, err := local.Available(ctx, k8sClient)
-		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(ok).To(BeTrue(), msg)
-	}, 2*time.Minute, 250*time.Millisecond).Should(Succeed())
-
+	Expect(stack.Start(ctx)).To(Succeed())
+	k8sClient, adminCfg = stack.Client, stack.Admin
 	seed()
 })
 
 var _ = AfterSuite(func() {
-	// Stop the directory first: its watches would hold kube-apiserver's shutdown.
 	cancel()
-	if serverDone != nil {
-		Eventually(serverDone, time.Minute).Should(BeClosed())
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
+	if stack != nil {
+		Expect(stack.Stop()).To(Succeed())
 	}
 })
 
