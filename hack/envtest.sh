@@ -83,7 +83,7 @@ build_etcd() {
   local mod="${WORK}/etcd-${ETCD_VERSION}"
   mkdir -p "${mod}"
   log "building etcd ${ETCD_VERSION}"
-  cp "${HACK_DIR}/envtest/etcd/main.go" "${mod}/main.go"
+  cp "${HACK_DIR}/envtest/etcd/main.go.tmpl" "${mod}/main.go"
   printf 'module roster.dev/envtest/etcd\n\ngo 1.26.0\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "${ETCD_VERSION}" >"${mod}/go.mod"
   (cd "${mod}" && "${GO}" mod tidy >/dev/null)
   mkdir -p "${ASSETS}.tmp"
