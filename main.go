@@ -101,14 +101,7 @@ func runAPIServer(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := o.Validate(); err != nil {
-		return err
-	}
-	cfg, err := o.Config()
-	if err != nil {
-		return err
-	}
-	srv, err := cfg.Complete().New()
+	srv, err := o.NewServer()
 	if err != nil {
 		return err
 	}

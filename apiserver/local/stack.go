@@ -100,14 +100,7 @@ func (s *Stack) start(ctx context.Context) error {
 	if s.Tune != nil {
 		s.Tune(o)
 	}
-	if err := o.Validate(); err != nil {
-		return err
-	}
-	cfg, err := o.Config()
-	if err != nil {
-		return err
-	}
-	srv, err := cfg.Complete().New()
+	srv, err := o.NewServer()
 	if err != nil {
 		return err
 	}

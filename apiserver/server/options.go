@@ -148,3 +148,15 @@ func (o *Options) restConfig() (*rest.Config, error) {
 	cfg.UserAgent = "roster-directory"
 	return cfg, nil
 }
+
+// NewServer validates the options and builds the server from them.
+func (o *Options) NewServer() (*Server, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	cfg, err := o.Config()
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Complete().New()
+}
