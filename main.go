@@ -116,7 +116,7 @@ func runLocal(args []string) error {
 	fs.IntVar(&o.Port, "port", 6443, "kube-apiserver's port on 127.0.0.1")
 	fs.StringVar(&o.Assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory of kube-apiserver, etcd and kubectl (hack/envtest.sh print-dir)")
 	fs.StringVar(&o.CRDs, "crds", "config/crd/bases", "directory of the CRDs")
-	fs.StringVar(&o.Samples, "samples", "config/samples", "kustomize directory of the sample data applied on first start")
+	fs.StringVar(&o.Samples, "samples", "config/samples", "directory of the sample manifests applied on first start")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {

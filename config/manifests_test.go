@@ -13,10 +13,10 @@ import (
 
 var _ = Describe("Manifests", func() {
 	It("applies every sample, and kubectl get shows the printer columns", func() {
-		out, err := kubectl("apply", "-k", "samples")
+		out, err := kubectl("apply", "-f", "samples")
 		Expect(err).NotTo(HaveOccurred(), out)
 		DeferCleanup(func() {
-			out, err := kubectl("delete", "-k", "samples", "--wait=false")
+			out, err := kubectl("delete", "-f", "samples", "--wait=false")
 			Expect(err).NotTo(HaveOccurred(), out)
 		})
 		Expect(out).To(ContainSubstring("user.iam.roster.dev/admin created"))

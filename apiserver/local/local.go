@@ -119,7 +119,7 @@ func Run(ctx context.Context, o Options) error {
 	kubectl := filepath.Join(o.Assets, "kubectl")
 	marker := filepath.Join(dataDir, "samples-applied")
 	if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) {
-		out, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", adminKubeconfig, "apply", "-k", o.Samples).CombinedOutput()
+		out, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", adminKubeconfig, "apply", "-f", o.Samples).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("applying the samples: %w: %s", err, out)
 		}
