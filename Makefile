@@ -66,7 +66,8 @@ verify: manifests generate fmt ## Fail when generated files or go.mod are stale.
 RUN_FLAGS ?=
 .PHONY: run
 run: envtest ## Run a complete Roster on this machine with sample data (RUN_FLAGS=--reset starts over).
-	$(GO) run . local --assets "$(ENVTEST_DIR)" $(RUN_FLAGS)
+	CGO_ENABLED=0 $(GO) build -o bin/roster .
+	exec bin/roster local --assets "$(ENVTEST_DIR)" $(RUN_FLAGS)
 
 ##@ Build
 
