@@ -19,6 +19,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
@@ -339,16 +340,13 @@ func (e *benchEnv) waitForCount(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 	url := strings.TrimSuffix(e.admin.Host, "/") + base + "?page_size=1"
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
+	err = wait.PollUntilContextTimeout(e.ctx, 200*time.Millisecond, 10*time.Minute, true, func(context.Context) (bool, error) {
 		var l struct{ Count int }
-		if body := benchBody(b, hc, url); json.Unmarshal(body, &l) == nil && l.Count >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("the directory did not reach %d users", n)
-		}
-		time.Sleep(200 * time.Millisecond) // polling a count; nothing to wait on
+		body := benchBody(b, hc, url)
+		return json.Unmarshal(body, &l) == nil && l.Count >= n, nil
+	})
+	if err != nil {
+		b.Fatalf("the directory did not reach %d users: %v", n, err)
 	}
 }
 
