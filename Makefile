@@ -7,7 +7,7 @@ GO ?= go
 CONTROLLER_GEN ?= $(GO) tool controller-gen
 # Where hack/envtest.sh caches kube-apiserver, etcd and kubectl (outside the clone).
 ENVTEST_DIR = $(shell hack/envtest.sh print-dir)
-TEST_FLAGS ?= -timeout 45m
+TEST_FLAGS ?= -count=1 -timeout 45m
 BENCH ?= .
 BENCH_FLAGS ?= -benchmem -benchtime 1x -timeout 60m
 
