@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
@@ -42,11 +41,8 @@ type membershipStep func(ctx context.Context, m *iamv1alpha1.Membership) (done b
 // Reconcile brings one Membership's status in line with the cluster.
 func (r *MembershipReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	m := &iamv1alpha1.Membership{}
-	if err := r.Get(ctx, req.NamespacedName, m); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.written.forget(req.Name)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if found, err := r.written.fetch(ctx, r.Client, req, m); !found {
+		return ctrl.Result{}, err
 	}
 	defer countReconcileError("membership", &retErr)
 	basis := r.written.basis(m, m.Status)
@@ -56,14 +52,8 @@ func (r *MembershipReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		if retErr != nil {
 			markReconciling(&m.Status.Conditions, m.Generation, errorReason(retErr), retErr.Error())
 		}
-		if !equality.Semantic.DeepEqual(before.Status, m.Status) {
-			err := r.Status().Patch(ctx, m, client.MergeFrom(before))
-			if err == nil {
-				r.written.record(m.Name, before.ResourceVersion, *m.Status.DeepCopy())
-			}
-			if client.IgnoreNotFound(err) != nil {
-				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
-			}
+		if err := r.written.patch(ctx, r.Client, m, before, *m.Status.DeepCopy(), before.Status); err != nil {
+			retErr = errors.Join(retErr, err)
 		}
 	}()
 	if m.DeletionTimestamp != nil {

@@ -53,11 +53,8 @@ type organizationStep func(ctx context.Context, o *iamv1alpha1.Organization) (do
 // line with the cluster.
 func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	o := &iamv1alpha1.Organization{}
-	if err := r.Get(ctx, req.NamespacedName, o); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.written.forget(req.Name)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if found, err := r.written.fetch(ctx, r.Client, req, o); !found {
+		return ctrl.Result{}, err
 	}
 	defer countReconcileError("organization", &retErr)
 	basis := r.written.basis(o, o.Status)
@@ -80,15 +77,9 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			result = ctrl.Result{RequeueAfter: wait}
 			return
 		}
-		if !equality.Semantic.DeepEqual(before.Status, o.Status) {
-			err := r.Status().Patch(ctx, o, client.MergeFrom(before))
-			if err == nil {
-				r.written.record(o.Name, before.ResourceVersion, *o.Status.DeepCopy())
-			}
-			if client.IgnoreNotFound(err) != nil {
-				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
-				return
-			}
+		if err := r.written.patch(ctx, r.Client, o, before, *o.Status.DeepCopy(), before.Status); err != nil {
+			retErr = errors.Join(retErr, err)
+			return
 		}
 		if retErr == nil {
 			r.memberCounts.done(o.Name)

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
@@ -55,11 +54,8 @@ type userStep func(ctx context.Context, u *iamv1alpha1.User) (done bool, err err
 // Reconcile brings one User's metadata and status in line with the cluster.
 func (r *UserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	u := &iamv1alpha1.User{}
-	if err := r.Get(ctx, req.NamespacedName, u); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.written.forget(req.Name)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if found, err := r.written.fetch(ctx, r.Client, req, u); !found {
+		return ctrl.Result{}, err
 	}
 	defer countReconcileError("user", &retErr)
 	basis := r.written.basis(u, u.Status)
@@ -77,14 +73,8 @@ func (r *UserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 		if r.eventWorthy(before.Status.Conditions, u.Status.Conditions) {
 			r.Recorder.Eventf(u, nil, corev1.EventTypeWarning, readyReason(u.Status.Conditions), "Reconcile", "%s", readyMessage(u.Status.Conditions))
 		}
-		if !equality.Semantic.DeepEqual(before.Status, u.Status) {
-			err := r.Status().Patch(ctx, u, client.MergeFrom(before))
-			if err == nil {
-				r.written.record(u.Name, before.ResourceVersion, *u.Status.DeepCopy())
-			}
-			if client.IgnoreNotFound(err) != nil {
-				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
-			}
+		if err := r.written.patch(ctx, r.Client, u, before, *u.Status.DeepCopy(), before.Status); err != nil {
+			retErr = errors.Join(retErr, err)
 		}
 	}()
 

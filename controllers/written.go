@@ -1,8 +1,13 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -56,4 +61,33 @@ func (w *writtenStatus[S]) forget(name string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.m, name)
+}
+
+// fetch reads the object req names into obj; found is false, and what was
+// remembered of it is dropped, when the object is gone.
+func (w *writtenStatus[S]) fetch(ctx context.Context, c client.Reader, req ctrl.Request, obj client.Object) (found bool, err error) {
+	if err := c.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			w.forget(req.Name)
+		}
+		return false, client.IgnoreNotFound(err)
+	}
+	return true, nil
+}
+
+// patch writes status when it differs from old, as a merge patch of obj
+// against before, and remembers it until the cache shows it. An object gone
+// meanwhile is not an error.
+func (w *writtenStatus[S]) patch(ctx context.Context, c client.Client, obj, before client.Object, status, old S) error {
+	if equality.Semantic.DeepEqual(old, status) {
+		return nil
+	}
+	err := c.Status().Patch(ctx, obj, client.MergeFrom(before))
+	if err == nil {
+		w.record(obj.GetName(), before.GetResourceVersion(), status)
+	}
+	if client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("patching status: %w", err)
+	}
+	return nil
 }
