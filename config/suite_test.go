@@ -58,6 +58,9 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	data, err := admin.KubeConfig()
 	Expect(err).NotTo(HaveOccurred())
+	// kubectl caches discovery per host and port for hours; an entry an
+	// earlier run left for this port must not decide what "users" means.
+	GinkgoT().Setenv("KUBECACHEDIR", GinkgoT().TempDir())
 	kubeconfig = filepath.Join(GinkgoT().TempDir(), "kubeconfig")
 	Expect(os.WriteFile(kubeconfig, data, 0o600)).To(Succeed())
 })

@@ -18,6 +18,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	directoryv1alpha1 "github.com/roster-dev/roster/apiserver/apis/directory/v1alpha1"
@@ -213,4 +216,26 @@ func PortOf(addr net.Addr) int {
 	_, p, _ := net.SplitHostPort(addr.String())
 	n, _ := strconv.Atoi(p)
 	return n
+}
+
+// Discovered reports whether kube-apiserver's discovery resolves the plain
+// resource name "users" to the directory, as kubectl resolves it: the group
+// must be listed with its resources and win over iam.roster.dev by priority.
+func Discovered(cfg *rest.Config) (bool, string) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return false, err.Error()
+	}
+	groups, err := restmapper.GetAPIGroupResources(dc)
+	if err != nil && len(groups) == 0 {
+		return false, err.Error()
+	}
+	gvr, err := restmapper.NewDiscoveryRESTMapper(groups).ResourceFor(schema.GroupVersionResource{Resource: "users"})
+	if err != nil {
+		return false, fmt.Sprintf("discovery does not resolve users yet: %v", err)
+	}
+	if gvr.Group != directoryv1alpha1.GroupName {
+		return false, fmt.Sprintf("discovery resolves users to %s, not yet to %s", gvr.GroupResource(), directoryv1alpha1.GroupName)
+	}
+	return true, ""
 }

@@ -145,6 +145,9 @@ var _ = Describe("roster local", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(gexec.CleanupBuildArtifacts)
 		dataDir = GinkgoT().TempDir()
+		// The printed commands run kubectl with its default discovery cache;
+		// keep this run's cache apart from what earlier runs left for a port.
+		GinkgoT().Setenv("KUBECACHEDIR", GinkgoT().TempDir())
 	})
 
 	var ids string

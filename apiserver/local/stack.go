@@ -52,7 +52,8 @@ type Stack struct {
 
 // Start starts the control plane, the directory server on a free port of
 // 127.0.0.1 with credentials of its own, and registers it; it returns when
-// kube-apiserver reports the APIService Available. On an error it stops what
+// kube-apiserver reports the APIService Available and its discovery resolves
+// "users" to the directory. On an error it stops what
 // it started.
 func (s *Stack) Start(ctx context.Context) error {
 	if err := s.start(ctx); err != nil {
@@ -115,12 +116,21 @@ func (s *Stack) start(ctx context.Context) error {
 	if err := Register(ctx, s.Client, port, s.agg.ServingCA); err != nil {
 		return err
 	}
-	return s.wait(ctx, 2*time.Minute, func() (bool, string) {
+	if err := s.wait(ctx, 2*time.Minute, func() (bool, string) {
 		ok, msg, err := Available(ctx, s.Client)
 		if err != nil {
 			return false, err.Error()
 		}
 		return ok, msg
+	}); err != nil {
+		return err
+	}
+	// Available is not enough: kube-apiserver builds its discovery document
+	// apart from the availability check, and retries a failed fetch with a
+	// backoff of up to a minute. Until it lists the directory's users, kubectl
+	// resolves "users" to the CRD.
+	return s.wait(ctx, 2*time.Minute, func() (bool, string) {
+		return Discovered(s.Admin)
 	})
 }
 

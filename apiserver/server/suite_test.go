@@ -160,10 +160,27 @@ func kubectl(cfg *rest.Config, args ...string) (string, error) {
 
 // kubectlIn runs kubectl with stdin as its standard input.
 func kubectlIn(cfg *rest.Config, stdin string, args ...string) (string, error) {
-	path := writeKubeconfig(cfg, "kubectl-"+cfg.Impersonate.UserName+".kubeconfig")
-	cmd := exec.CommandContext(ctx, filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"),
-		append([]string{"--kubeconfig", path}, args...)...)
+	cmd := kubectlCmd(ctx, cfg, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// kubectlCmd prepares the real kubectl with a kubeconfig for cfg.
+//
+// kubectl caches discovery per host and port for six hours, so each suite
+// keeps its own cache: an entry an earlier run left for the same port, from a
+// kube-apiserver without the directory, once made kubectl resolve "users" to
+// users.iam.roster.dev here. It also starts only once kube-apiserver's
+// discovery resolves "users" to the directory: kube-apiserver refetches the
+// directory's discovery every minute and lists the group without resources
+// while a fetch fails.
+func kubectlCmd(ctx context.Context, cfg *rest.Config, args ...string) *exec.Cmd {
+	GinkgoHelper()
+	Eventually(func() (bool, string) { return local.Discovered(adminCfg) }).Should(BeTrue())
+	path := writeKubeconfig(cfg, "kubectl-"+cfg.Impersonate.UserName+".kubeconfig")
+	cmd := exec.CommandContext(ctx, filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"),
+		append([]string{"--kubeconfig", path}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECACHEDIR="+filepath.Join(workDir, "kube-cache"))
+	return cmd
 }

@@ -2,11 +2,9 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -154,11 +152,11 @@ var _ = Describe("Watch", func() {
 
 	It("drives kubectl get users -w", func() {
 		makeUser("w-kube", 206, "wlab")
-		path := writeKubeconfig(as("w-kube"), "kubectl-watch.kubeconfig")
 		wctx, cancel := ctxWithCancel()
 		DeferCleanup(cancel)
-		cmd := exec.CommandContext(wctx, filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"),
-			"--kubeconfig", path, "get", "users", "-w", "--output-watch-events")
+		cmd := kubectlCmd(wctx, as("w-kube"), "get", "users", "-w", "--output-watch-events")
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
 		out, err := cmd.StdoutPipe()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cmd.Start()).To(Succeed())
@@ -178,8 +176,26 @@ var _ = Describe("Watch", func() {
 			defer mu.Unlock()
 			return strings.Join(lines, "\n")
 		}
-		Eventually(seen).Should(MatchRegexp(`(?m)^ADDED\s+w-kube\s+206\s`))
+		Eventually(seen).Should(MatchRegexp(`(?m)^ADDED\s+w-kube\s+206\s`), stderr.String)
 		makeUser("w-kube-peer", 207, "wlab")
-		Eventually(seen).Should(MatchRegexp(`(?m)^ADDED\s+w-kube-peer\s+207\s`))
+		Eventually(seen).Should(MatchRegexp(`(?m)^ADDED\s+w-kube-peer\s+207\s`), stderr.String)
 	})
 })
+
+// syncBuffer is a bytes.Buffer that a command may write while a spec reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
