@@ -5,33 +5,35 @@ import (
 	"math/bits"
 )
 
-// hamt is a persistent hash map (hash array mapped trie). Nodes carry the
+// hamt is a persistent hash map: a hash array mapped trie in the CHAMP
+// layout, where a node keeps its entries and its sub-nodes in two arrays, so
+// an inner node holds 8 bytes per child and no entries. Nodes carry the
 // generation that created them: the writer mutates nodes of its current
 // generation in place and copies older ones, so a snapshot taken at an older
-// generation never sees a later write.
+// generation never sees a later write. A write copies the nodes on one path.
 type hamt[K comparable, V any] struct {
 	root *hnode[K, V]
 	n    int
 }
 
 type hnode[K comparable, V any] struct {
-	gen    uint64
-	bitmap uint32
-	kids   []hkid[K, V]
+	gen uint64
+	// dataMap and nodeMap mark which of the 32 hash slices hold an entry
+	// and which a sub-node; entries and nodes are in slice order. Below
+	// hamtMaxShift a node keeps a plain list of colliding entries instead.
+	dataMap, nodeMap uint32
+	entries          []hentry[K, V]
+	nodes            []*hnode[K, V]
 }
 
-// hkid is either a sub-node or one entry.
-type hkid[K comparable, V any] struct {
-	node *hnode[K, V]
-	h    uint64
-	k    K
-	v    V
+type hentry[K comparable, V any] struct {
+	k K
+	v V
 }
 
 const (
 	hamtBits = 5
-	// Below this shift a node stops splitting by hash and keeps a plain list
-	// of colliding entries.
+	// At this shift the hash is used up: the node lists colliding entries.
 	hamtMaxShift = 60
 )
 
@@ -39,30 +41,32 @@ var hashSeed = maphash.MakeSeed()
 
 func hashOf[K comparable](k K) uint64 { return maphash.Comparable(hashSeed, k) }
 
+// index returns the position of bit among the bits of m below it.
+func index(m, bit uint32) int { return bits.OnesCount32(m & (bit - 1)) }
+
 func (m hamt[K, V]) get(k K) (V, bool) {
 	h := hashOf(k)
 	n := m.root
 	for shift := uint(0); n != nil; shift += hamtBits {
 		if shift >= hamtMaxShift {
-			for i := range n.kids {
-				if n.kids[i].k == k {
-					return n.kids[i].v, true
+			for i := range n.entries {
+				if n.entries[i].k == k {
+					return n.entries[i].v, true
 				}
 			}
 			break
 		}
 		bit := uint32(1) << ((h >> shift) & 31)
-		if n.bitmap&bit == 0 {
-			break
-		}
-		kid := &n.kids[bits.OnesCount32(n.bitmap&(bit-1))]
-		if kid.node == nil {
-			if kid.h == h && kid.k == k {
-				return kid.v, true
+		if n.dataMap&bit != 0 {
+			if e := &n.entries[index(n.dataMap, bit)]; e.k == k {
+				return e.v, true
 			}
 			break
 		}
-		n = kid.node
+		if n.nodeMap&bit == 0 {
+			break
+		}
+		n = n.nodes[index(n.nodeMap, bit)]
 	}
 	var zero V
 	return zero, false
@@ -72,16 +76,22 @@ func (n *hnode[K, V]) own(gen uint64) *hnode[K, V] {
 	if n.gen == gen {
 		return n
 	}
-	c := &hnode[K, V]{gen: gen, bitmap: n.bitmap, kids: make([]hkid[K, V], len(n.kids), len(n.kids)+1)}
-	copy(c.kids, n.kids)
+	c := &hnode[K, V]{gen: gen, dataMap: n.dataMap, nodeMap: n.nodeMap}
+	if len(n.entries) > 0 {
+		c.entries = make([]hentry[K, V], len(n.entries), len(n.entries)+1)
+		copy(c.entries, n.entries)
+	}
+	if len(n.nodes) > 0 {
+		c.nodes = make([]*hnode[K, V], len(n.nodes), len(n.nodes)+1)
+		copy(c.nodes, n.nodes)
+	}
 	return c
 }
 
 // set returns the map with k bound to v.
 func (m hamt[K, V]) set(gen uint64, k K, v V) hamt[K, V] {
-	h := hashOf(k)
 	var added bool
-	m.root, added = hset(m.root, gen, 0, h, k, v)
+	m.root, added = hset(m.root, gen, 0, hashOf(k), k, v)
 	if added {
 		m.n++
 	}
@@ -95,46 +105,47 @@ func hset[K comparable, V any](n *hnode[K, V], gen uint64, shift uint, h uint64,
 		n = n.own(gen)
 	}
 	if shift >= hamtMaxShift {
-		for i := range n.kids {
-			if n.kids[i].k == k {
-				n.kids[i].v = v
+		for i := range n.entries {
+			if n.entries[i].k == k {
+				n.entries[i].v = v
 				return n, false
 			}
 		}
-		n.kids = append(n.kids, hkid[K, V]{h: h, k: k, v: v})
+		n.entries = append(n.entries, hentry[K, V]{k, v})
 		return n, true
 	}
 	bit := uint32(1) << ((h >> shift) & 31)
-	pos := bits.OnesCount32(n.bitmap & (bit - 1))
-	if n.bitmap&bit == 0 {
-		n.bitmap |= bit
-		n.kids = append(n.kids, hkid[K, V]{})
-		copy(n.kids[pos+1:], n.kids[pos:])
-		n.kids[pos] = hkid[K, V]{h: h, k: k, v: v}
+	switch {
+	case n.nodeMap&bit != 0:
+		i := index(n.nodeMap, bit)
+		var added bool
+		n.nodes[i], added = hset(n.nodes[i], gen, shift+hamtBits, h, k, v)
+		return n, added
+	case n.dataMap&bit == 0:
+		n.dataMap |= bit
+		n.entries = insertAt(n.entries, index(n.dataMap, bit), hentry[K, V]{k, v})
 		return n, true
 	}
-	kid := &n.kids[pos]
-	if kid.node != nil {
-		var added bool
-		kid.node, added = hset(kid.node, gen, shift+hamtBits, h, k, v)
-		return n, added
-	}
-	if kid.h == h && kid.k == k {
-		kid.v = v
+	i := index(n.dataMap, bit)
+	old := n.entries[i]
+	if old.k == k {
+		n.entries[i].v = v
 		return n, false
 	}
 	// Push the existing entry one level down, next to the new one.
-	sub, _ := hset[K, V](nil, gen, shift+hamtBits, kid.h, kid.k, kid.v)
+	sub, _ := hset[K, V](nil, gen, shift+hamtBits, hashOf(old.k), old.k, old.v)
 	sub, _ = hset(sub, gen, shift+hamtBits, h, k, v)
-	*kid = hkid[K, V]{node: sub}
+	n.dataMap &^= bit
+	n.entries = removeAt(n.entries, i)
+	n.nodeMap |= bit
+	n.nodes = insertAt(n.nodes, index(n.nodeMap, bit), sub)
 	return n, true
 }
 
 // del returns the map without k.
 func (m hamt[K, V]) del(gen uint64, k K) hamt[K, V] {
-	h := hashOf(k)
 	var removed bool
-	m.root, removed = hdel(m.root, gen, 0, h, k)
+	m.root, removed = hdel(m.root, gen, 0, hashOf(k), k)
 	if removed {
 		m.n--
 	}
@@ -146,50 +157,65 @@ func hdel[K comparable, V any](n *hnode[K, V], gen uint64, shift uint, h uint64,
 		return nil, false
 	}
 	if shift >= hamtMaxShift {
-		for i := range n.kids {
-			if n.kids[i].k == k {
+		for i := range n.entries {
+			if n.entries[i].k == k {
 				n = n.own(gen)
-				n.kids = append(n.kids[:i], n.kids[i+1:]...)
-				if len(n.kids) == 0 {
-					return nil, true
-				}
-				return n, true
+				n.entries = removeAt(n.entries, i)
+				return n.orNil(), true
 			}
 		}
 		return n, false
 	}
 	bit := uint32(1) << ((h >> shift) & 31)
-	if n.bitmap&bit == 0 {
-		return n, false
-	}
-	pos := bits.OnesCount32(n.bitmap & (bit - 1))
-	kid := n.kids[pos]
-	if kid.node != nil {
-		sub, removed := hdel(kid.node, gen, shift+hamtBits, h, k)
+	if n.nodeMap&bit != 0 {
+		i := index(n.nodeMap, bit)
+		sub, removed := hdel(n.nodes[i], gen, shift+hamtBits, h, k)
 		if !removed {
 			return n, false
 		}
 		n = n.own(gen)
 		if sub == nil {
-			return n.dropKid(bit, pos), true
+			n.nodeMap &^= bit
+			n.nodes = removeAt(n.nodes, i)
+			return n.orNil(), true
 		}
-		n.kids[pos].node = sub
+		n.nodes[i] = sub
 		return n, true
 	}
-	if kid.h != h || kid.k != k {
+	if n.dataMap&bit == 0 {
+		return n, false
+	}
+	i := index(n.dataMap, bit)
+	if n.entries[i].k != k {
 		return n, false
 	}
 	n = n.own(gen)
-	return n.dropKid(bit, pos), true
+	n.dataMap &^= bit
+	n.entries = removeAt(n.entries, i)
+	return n.orNil(), true
 }
 
-func (n *hnode[K, V]) dropKid(bit uint32, pos int) *hnode[K, V] {
-	n.bitmap &^= bit
-	n.kids = append(n.kids[:pos], n.kids[pos+1:]...)
-	if len(n.kids) == 0 {
+// orNil returns nil for a node left with nothing in it.
+func (n *hnode[K, V]) orNil() *hnode[K, V] {
+	if len(n.entries) == 0 && len(n.nodes) == 0 {
 		return nil
 	}
 	return n
+}
+
+func insertAt[T any](s []T, i int, x T) []T {
+	var zero T
+	s = append(s, zero)
+	copy(s[i+1:], s[i:])
+	s[i] = x
+	return s
+}
+
+func removeAt[T any](s []T, i int) []T {
+	copy(s[i:], s[i+1:])
+	var zero T
+	s[len(s)-1] = zero
+	return s[:len(s)-1]
 }
 
 // each calls fn for every entry until fn returns false.
@@ -200,13 +226,13 @@ func (m hamt[K, V]) each(fn func(K, V) bool) {
 }
 
 func (n *hnode[K, V]) each(fn func(K, V) bool) bool {
-	for i := range n.kids {
-		kid := &n.kids[i]
-		if kid.node != nil {
-			if !kid.node.each(fn) {
-				return false
-			}
-		} else if !fn(kid.k, kid.v) {
+	for i := range n.entries {
+		if !fn(n.entries[i].k, n.entries[i].v) {
+			return false
+		}
+	}
+	for _, sub := range n.nodes {
+		if !sub.each(fn) {
 			return false
 		}
 	}
