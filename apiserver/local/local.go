@@ -52,14 +52,22 @@ var demoUsers = []struct{ name, about string }{
 // registered through its APIService, plus the samples on first start. It
 // prints a guide when ready and stops everything when ctx ends.
 func Run(ctx context.Context, o Options) error {
-	if o.Reset {
-		if err := os.RemoveAll(o.DataDir); err != nil {
-			return fmt.Errorf("resetting %s: %w", o.DataDir, err)
-		}
-	}
 	dataDir, err := filepath.Abs(o.DataDir)
 	if err != nil {
 		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return err
+	}
+	release, err := claim(dataDir, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if o.Reset {
+		if err := resetDir(dataDir); err != nil {
+			return fmt.Errorf("resetting %s: %w", o.DataDir, err)
+		}
 	}
 	for _, d := range []string{"etcd", "pki", "kubeconfigs"} {
 		if err := os.MkdirAll(filepath.Join(dataDir, d), 0o700); err != nil {
@@ -152,6 +160,23 @@ func Run(ctx context.Context, o Options) error {
 	case <-stack.Done():
 		return errors.New("the directory server stopped")
 	}
+}
+
+// resetDir empties dir but for the lock this process holds in it.
+func resetDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == lockName {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WriteKubeconfig saves a client-certificate configuration (and its

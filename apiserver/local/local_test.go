@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -23,10 +24,24 @@ import (
 
 // running is one `roster local` process, started as a user would start it.
 type running struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  []string
-	done chan struct{}
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	out    []string
+	stderr strings.Builder
+	done   chan struct{}
+}
+
+// Write collects what the process writes to its standard error.
+func (r *running) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stderr.Write(p)
+}
+
+func (r *running) errors() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stderr.String()
 }
 
 func (r *running) lines() []string {
@@ -56,11 +71,11 @@ func start(port int) *running {
 		"--crds", filepath.Join("..", "..", "config", "crd", "bases"),
 		"--samples", filepath.Join("..", "..", "config", "samples"),
 		"--zap-log-level", "error")
-	cmd.Stderr = GinkgoWriter
+	r := &running{cmd: cmd, done: make(chan struct{})}
+	cmd.Stderr = io.MultiWriter(GinkgoWriter, r)
 	stdout, err := cmd.StdoutPipe()
 	Expect(err).NotTo(HaveOccurred())
 	Expect(cmd.Start()).To(Succeed())
-	r := &running{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -89,16 +104,32 @@ func (r *running) stop() {
 	Expect(r.cmd.Process.Signal(os.Interrupt)).To(Succeed())
 	Eventually(r.done, time.Minute).Should(BeClosed())
 	Expect(r.cmd.ProcessState.ExitCode()).To(Equal(0))
-	Eventually(func() []string { return processesUsing(dataDir) }, 30*time.Second).Should(BeEmpty(),
+	Eventually(func() []proc { return processesUsing(dataDir) }, 30*time.Second).Should(BeEmpty(),
 		"etcd and kube-apiserver must stop with roster local")
 }
 
-// processesUsing lists the processes whose command line names path.
-func processesUsing(path string) []string {
-	var found []string
+// pidsUsing lists the pids of the processes whose command line names path.
+func pidsUsing(path string) []int {
+	var pids []int
+	for _, p := range processesUsing(path) {
+		pids = append(pids, p.pid)
+	}
+	return pids
+}
+
+// proc is a process and its command line.
+type proc struct {
+	pid     int
+	cmdline string
+}
+
+// processesUsing lists the live processes whose command line names path.
+func processesUsing(path string) []proc {
+	var found []proc
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
@@ -106,7 +137,7 @@ func processesUsing(path string) []string {
 			if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && strings.Contains(string(st), ") Z ") {
 				continue // a zombie is already gone
 			}
-			found = append(found, strings.ReplaceAll(string(b), "\x00", " "))
+			found = append(found, proc{pid, strings.ReplaceAll(string(b), "\x00", " ")})
 		}
 	}
 	return found
@@ -232,12 +263,42 @@ var _ = Describe("roster local", Ordered, func() {
 		r.stop()
 	})
 
-	It("keeps every user and ID across a restart", func() {
-		Expect(ids).NotTo(BeEmpty())
-		r := start(freePort())
+	// listIDs lists name=id of every User, as the administrator's kubectl.
+	listIDs := func(r *running) string {
+		GinkgoHelper()
 		out, err := sh(strings.Replace(r.commands()[0], "get users", "get users.iam.roster.dev -o jsonpath={range.items[*]}{.metadata.name}={.status.id},{end}", 1))
 		Expect(err).NotTo(HaveOccurred(), out)
-		Expect(out).To(Equal(ids))
+		return out
+	}
+
+	It("keeps every user and ID across a restart, and refuses a second roster local on the same data", func() {
+		Expect(ids).NotTo(BeEmpty())
+		r := start(freePort())
+		Expect(listIDs(r)).To(Equal(ids))
+
+		By("a second roster local on the same data directory stops at once and says why")
+		out, err := exec.Command(binary, "local", "--data-dir", dataDir, "--port", strconv.Itoa(freePort()),
+			"--assets", os.Getenv("KUBEBUILDER_ASSETS")).CombinedOutput()
+		Expect(err).To(HaveOccurred())
+		Expect(string(out)).To(ContainSubstring(dataDir + " is in use by another roster local; stop it first"))
+		Expect(listIDs(r)).To(Equal(ids), "the running one is untouched")
+		r.stop()
+	})
+
+	It("starts again after being killed, stopping the etcd and kube-apiserver the killed run left", func() {
+		r := start(freePort())
+		Expect(r.cmd.Process.Kill()).To(Succeed())
+		Eventually(r.done, time.Minute).Should(BeClosed())
+		DeferCleanup(func() { // should the restart fail
+			for _, pid := range pidsUsing(dataDir) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		})
+		Expect(processesUsing(dataDir)).To(HaveLen(2), "SIGKILL leaves etcd and kube-apiserver running")
+
+		r = start(freePort())
+		Expect(r.errors()).To(MatchRegexp(`roster: stopped what an earlier run left on \S+: (etcd|kube-apiserver) \(pid \d+\), (etcd|kube-apiserver) \(pid \d+\)`))
+		Expect(listIDs(r)).To(Equal(ids))
 		r.stop()
 	})
 })
