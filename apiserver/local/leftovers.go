@@ -36,18 +36,18 @@ func claim(dataDir string, log io.Writer) (release func(), err error) {
 	return release, nil
 }
 
-// leftover is a control-plane process that uses a data directory.
-type leftover struct {
-	pid  int
-	name string
+// Leftover is a control-plane process that uses a data directory.
+type Leftover struct {
+	PID  int
+	Name string
 }
 
-// findLeftovers lists the etcd and kube-apiserver processes whose arguments
+// Leftovers lists the etcd and kube-apiserver processes whose arguments
 // name a path inside dataDir: those `roster local` started on it. Nothing
 // else is touched, not even a kubectl that uses one of its kubeconfigs. Where
 // there is no /proc it finds nothing.
-func findLeftovers(dataDir string) []leftover {
-	var found []leftover
+func Leftovers(dataDir string) []Leftover {
+	var found []Leftover
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -66,7 +66,7 @@ func findLeftovers(dataDir string) []leftover {
 		for _, a := range args[1:] {
 			if strings.Contains(a, dataDir+string(filepath.Separator)) {
 				if !zombie(pid) {
-					found = append(found, leftover{pid, name})
+					found = append(found, Leftover{pid, name})
 				}
 				break
 			}
@@ -89,21 +89,21 @@ func zombie(pid int) bool {
 // stopLeftovers sends SIGTERM to every leftover, and SIGKILL to those still
 // running after a grace period, and returns their names and pids.
 func stopLeftovers(dataDir string) ([]string, error) {
-	found := findLeftovers(dataDir)
+	found := Leftovers(dataDir)
 	var names []string
 	for _, p := range found {
-		_ = syscall.Kill(p.pid, syscall.SIGTERM)
-		names = append(names, fmt.Sprintf("%s (pid %d)", p.name, p.pid))
+		_ = syscall.Kill(p.PID, syscall.SIGTERM)
+		names = append(names, fmt.Sprintf("%s (pid %d)", p.Name, p.PID))
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for _, p := range found {
-		for !zombie(p.pid) {
+		for !zombie(p.PID) {
 			if time.Now().After(deadline) {
-				_ = syscall.Kill(p.pid, syscall.SIGKILL)
+				_ = syscall.Kill(p.PID, syscall.SIGKILL)
 				deadline = time.Now().Add(5 * time.Second)
-				for !zombie(p.pid) {
+				for !zombie(p.PID) {
 					if time.Now().After(deadline) {
-						return names, fmt.Errorf("%s (pid %d), left by an earlier run on %s, does not stop", p.name, p.pid, dataDir)
+						return names, fmt.Errorf("%s (pid %d), left by an earlier run on %s, does not stop", p.Name, p.PID, dataDir)
 					}
 					time.Sleep(100 * time.Millisecond)
 				}

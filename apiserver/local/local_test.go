@@ -17,6 +17,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/roster-dev/roster/apiserver/local"
@@ -27,21 +28,8 @@ type running struct {
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	out    []string
-	stderr strings.Builder
+	stderr *gbytes.Buffer
 	done   chan struct{}
-}
-
-// Write collects what the process writes to its standard error.
-func (r *running) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stderr.Write(p)
-}
-
-func (r *running) errors() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stderr.String()
 }
 
 func (r *running) lines() []string {
@@ -71,8 +59,8 @@ func start(port int) *running {
 		"--crds", filepath.Join("..", "..", "config", "crd", "bases"),
 		"--samples", filepath.Join("..", "..", "config", "samples"),
 		"--zap-log-level", "error")
-	r := &running{cmd: cmd, done: make(chan struct{})}
-	cmd.Stderr = io.MultiWriter(GinkgoWriter, r)
+	r := &running{cmd: cmd, stderr: gbytes.NewBuffer(), done: make(chan struct{})}
+	cmd.Stderr = io.MultiWriter(GinkgoWriter, r.stderr)
 	stdout, err := cmd.StdoutPipe()
 	Expect(err).NotTo(HaveOccurred())
 	Expect(cmd.Start()).To(Succeed())
@@ -104,43 +92,8 @@ func (r *running) stop() {
 	Expect(r.cmd.Process.Signal(os.Interrupt)).To(Succeed())
 	Eventually(r.done, time.Minute).Should(BeClosed())
 	Expect(r.cmd.ProcessState.ExitCode()).To(Equal(0))
-	Eventually(func() []proc { return processesUsing(dataDir) }, 30*time.Second).Should(BeEmpty(),
+	Eventually(func() []local.Leftover { return local.Leftovers(dataDir) }, 30*time.Second).Should(BeEmpty(),
 		"etcd and kube-apiserver must stop with roster local")
-}
-
-// pidsUsing lists the pids of the processes whose command line names path.
-func pidsUsing(path string) []int {
-	var pids []int
-	for _, p := range processesUsing(path) {
-		pids = append(pids, p.pid)
-	}
-	return pids
-}
-
-// proc is a process and its command line.
-type proc struct {
-	pid     int
-	cmdline string
-}
-
-// processesUsing lists the live processes whose command line names path.
-func processesUsing(path string) []proc {
-	var found []proc
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(b), path) {
-			if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && strings.Contains(string(st), ") Z ") {
-				continue // a zombie is already gone
-			}
-			found = append(found, proc{pid, strings.ReplaceAll(string(b), "\x00", " ")})
-		}
-	}
-	return found
 }
 
 func sh(command string) (string, error) {
@@ -290,14 +243,15 @@ var _ = Describe("roster local", Ordered, func() {
 		Expect(r.cmd.Process.Kill()).To(Succeed())
 		Eventually(r.done, time.Minute).Should(BeClosed())
 		DeferCleanup(func() { // should the restart fail
-			for _, pid := range pidsUsing(dataDir) {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+			for _, p := range local.Leftovers(dataDir) {
+				_ = syscall.Kill(p.PID, syscall.SIGKILL)
 			}
 		})
-		Expect(processesUsing(dataDir)).To(HaveLen(2), "SIGKILL leaves etcd and kube-apiserver running")
+		Expect(local.Leftovers(dataDir)).To(ConsistOf(
+			HaveField("Name", "etcd"), HaveField("Name", "kube-apiserver")), "SIGKILL leaves etcd and kube-apiserver running")
 
 		r = start(freePort())
-		Expect(r.errors()).To(MatchRegexp(`roster: stopped what an earlier run left on \S+: (etcd|kube-apiserver) \(pid \d+\), (etcd|kube-apiserver) \(pid \d+\)`))
+		Expect(string(r.stderr.Contents())).To(MatchRegexp(`roster: stopped what an earlier run left on \S+: (etcd|kube-apiserver) \(pid \d+\), (etcd|kube-apiserver) \(pid \d+\)`))
 		Expect(listIDs(r)).To(Equal(ids))
 		r.stop()
 	})

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -155,8 +155,8 @@ var _ = Describe("Watch", func() {
 		wctx, cancel := ctxWithCancel()
 		DeferCleanup(cancel)
 		cmd := kubectlCmd(wctx, as("w-kube"), "get", "users", "-w", "--output-watch-events")
-		var stderr syncBuffer
-		cmd.Stderr = &stderr
+		stderr := gbytes.NewBuffer()
+		cmd.Stderr = stderr
 		out, err := cmd.StdoutPipe()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cmd.Start()).To(Succeed())
@@ -176,26 +176,8 @@ var _ = Describe("Watch", func() {
 			defer mu.Unlock()
 			return strings.Join(lines, "\n")
 		}
-		Eventually(seen).Should(MatchRegexp(`(?m)^ADDED\s+w-kube\s+206\s`), stderr.String)
+		Eventually(seen).Should(MatchRegexp(`(?m)^ADDED\s+w-kube\s+206\s`), func() string { return string(stderr.Contents()) })
 		makeUser("w-kube-peer", 207, "wlab")
-		Eventually(seen).Should(MatchRegexp(`(?m)^ADDED\s+w-kube-peer\s+207\s`), stderr.String)
+		Eventually(seen).Should(MatchRegexp(`(?m)^ADDED\s+w-kube-peer\s+207\s`), func() string { return string(stderr.Contents()) })
 	})
 })
-
-// syncBuffer is a bytes.Buffer that a command may write while a spec reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
