@@ -105,6 +105,7 @@ func (r *UserReconciler) reconcileID(ctx context.Context, u *iamv1alpha1.User) (
 		return true, err
 	}
 	u.Status.ID = id
+	u.Status.Username = u.EffectiveUsername()
 	if u.Status.DateJoined == nil {
 		joined := u.CreationTimestamp
 		u.Status.DateJoined = &joined

@@ -35,11 +35,21 @@ var _ = Describe("User controller", func() {
 			g.Expect(controllerutil.ContainsFinalizer(u, FinalizerCleanup)).To(BeTrue())
 			g.Expect(u.Status.DateJoined).NotTo(BeNil())
 			g.Expect(u.Status.DateJoined.Equal(&u.CreationTimestamp)).To(BeTrue())
+			g.Expect(u.Status.Username).To(Equal("name-of-" + user))
 			g.Expect(u.Status.Organizations).To(Equal([]iamv1alpha1.UserOrganization{
 				{Organization: orgA, Role: iamv1alpha1.RoleWorker},
 				{Organization: orgB, Role: iamv1alpha1.RoleMaintainer},
 			}))
 			g.Expect(kstatus(g, u)).To(Equal(status.CurrentStatus))
+		}).Should(Succeed())
+
+		By("reporting the name as the username once spec.username is removed")
+		u.Spec.Username = ""
+		Expect(k8sClient.Update(suiteCtx, u)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(suiteCtx, key(user), u)).To(Succeed())
+			g.Expect(u.Status.Username).To(Equal(user))
+			g.Expect(u.Status.ObservedGeneration).To(Equal(u.Generation))
 		}).Should(Succeed())
 
 		By("dropping an organization from status when it is deleted")

@@ -83,6 +83,12 @@ type UserStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	ID int64 `json:"id,omitempty"`
 
+	// username is the name the user logs in with, as the controller last
+	// resolved it: spec.username, or metadata.name where that is empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=150
+	Username string `json:"username,omitempty"`
+
 	// dateJoined is when the account was created.
 	// +optional
 	DateJoined *metav1.Time `json:"dateJoined,omitempty"`
@@ -116,7 +122,7 @@ type UserStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=usr,categories=roster
-// +kubebuilder:printcolumn:name="Username",type=string,JSONPath=`.spec.username`
+// +kubebuilder:printcolumn:name="Username",type=string,JSONPath=`.status.username`
 // +kubebuilder:printcolumn:name="Email",type=string,JSONPath=`.spec.email`
 // +kubebuilder:printcolumn:name="Active",type=boolean,JSONPath=`.spec.isActive`
 // +kubebuilder:printcolumn:name="Staff",type=boolean,JSONPath=`.spec.isStaff`

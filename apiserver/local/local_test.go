@@ -229,11 +229,17 @@ var _ = Describe("roster local", Ordered, func() {
 		r := start(freePort())
 		Expect(listIDs(r)).To(Equal(ids))
 
+		By("the CRD's USERNAME column shows each user's login name, defaulted or not")
+		out, err := sh(strings.Replace(r.commands()[0], "get users", "get users.iam.roster.dev", 1))
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(MatchRegexp(`(?m)^ivan\s+ivan\s+ivan\.petrov@example\.com\s`))
+		Expect(out).To(MatchRegexp(`(?m)^natalia\s+natalia\.r\s+natalia\.rossi@example\.com\s`))
+
 		By("a second roster local on the same data directory stops at once and says why")
-		out, err := exec.Command(binary, "local", "--data-dir", dataDir, "--port", strconv.Itoa(freePort()),
+		b, err := exec.Command(binary, "local", "--data-dir", dataDir, "--port", strconv.Itoa(freePort()),
 			"--assets", os.Getenv("KUBEBUILDER_ASSETS")).CombinedOutput()
 		Expect(err).To(HaveOccurred())
-		Expect(string(out)).To(ContainSubstring(dataDir + " is in use by another roster local; stop it first"))
+		Expect(string(b)).To(ContainSubstring(dataDir + " is in use by another roster local; stop it first"))
 		Expect(listIDs(r)).To(Equal(ids), "the running one is untouched")
 		r.stop()
 	})
