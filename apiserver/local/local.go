@@ -102,7 +102,11 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
-	mgr, err := ctrl.NewManager(rest.CopyConfig(stack.Admin), ctrl.Options{
+	// As `roster controllers` (ctrl.GetConfig): no client-side rate limit,
+	// kube-apiserver's priority and fairness is the limit.
+	mgrCfg := rest.CopyConfig(stack.Admin)
+	mgrCfg.QPS = -1
+	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:                 Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
