@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -96,6 +97,9 @@ func Run(ctx context.Context, o Options) error {
 			fmt.Fprintf(os.Stderr, "roster: stopping the control plane: %v\n", err)
 		}
 	}()
+	if err := forgetDiscovery(stack.Admin.Host); err != nil {
+		return err
+	}
 	for _, u := range demoUsers {
 		if _, _, err := stack.Identity(u.name); err != nil {
 			return err
@@ -165,6 +169,33 @@ func Run(ctx context.Context, o Options) error {
 		return errors.New("the directory server stopped")
 	}
 }
+
+// forgetDiscovery removes kubectl's cached discovery for host. kubectl keeps
+// it for six hours per host and port, and trusts it while it names the
+// resource asked for: a cache an earlier kube-apiserver on the same port left,
+// without the directory, makes a plain "users" mean users.iam.roster.dev. The
+// kube-apiserver that just started owns the address now, so whatever is
+// cached for it is stale. kubectl writes a fresh one on its next call.
+func forgetDiscovery(host string) error {
+	cacheDir := os.Getenv("KUBECACHEDIR")
+	if cacheDir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil // no home, no cache
+		}
+		cacheDir = filepath.Join(home, ".kube", "cache")
+	}
+	// The directory name as kubectl computes it (cli-runtime's
+	// computeDiscoverCacheDir).
+	safeHost := unsafeFileChars.ReplaceAllString(strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://"), "_")
+	dir := filepath.Join(cacheDir, "discovery", safeHost)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing kubectl's stale discovery cache %s: %w", dir, err)
+	}
+	return nil
+}
+
+var unsafeFileChars = regexp.MustCompile(`[^(\w/.)]`)
 
 // resetDir empties dir but for the lock this process holds in it.
 func resetDir(dir string) error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/roster-dev/roster/apiserver/local"
 )
@@ -109,6 +111,29 @@ func freePort() int {
 	Expect(err).NotTo(HaveOccurred())
 	defer ln.Close()
 	return local.PortOf(ln.Addr())
+}
+
+// plantStaleDiscovery leaves, for 127.0.0.1:port, the discovery cache that
+// kubectl writes for a kube-apiserver without the directory: a copy of the
+// cache the earlier specs' kubectl wrote, with directory.roster.dev taken out.
+func plantStaleDiscovery(port int) {
+	GinkgoHelper()
+	discovery := filepath.Join(os.Getenv("KUBECACHEDIR"), "discovery")
+	earlier, err := filepath.Glob(filepath.Join(discovery, "127.0.0.1_*"))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(earlier).NotTo(BeEmpty(), "the earlier specs' kubectl leaves a cache")
+	stale := filepath.Join(discovery, "127.0.0.1_"+strconv.Itoa(port))
+	Expect(os.CopyFS(stale, os.DirFS(earlier[0]))).To(Succeed())
+	Expect(os.RemoveAll(filepath.Join(stale, "directory.roster.dev"))).To(Succeed())
+	path := filepath.Join(stale, "servergroups.json")
+	b, err := os.ReadFile(path)
+	Expect(err).NotTo(HaveOccurred())
+	var groups metav1.APIGroupList
+	Expect(json.Unmarshal(b, &groups)).To(Succeed())
+	groups.Groups = slices.DeleteFunc(groups.Groups, func(g metav1.APIGroup) bool { return g.Name == "directory.roster.dev" })
+	b, err = json.Marshal(groups)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(path, b, 0o600)).To(Succeed())
 }
 
 // names returns the first column of a kubectl table, header excluded.
@@ -226,11 +251,18 @@ var _ = Describe("roster local", Ordered, func() {
 
 	It("keeps every user and ID across a restart, and refuses a second roster local on the same data", func() {
 		Expect(ids).NotTo(BeEmpty())
-		r := start(freePort())
+		port := freePort()
+		By("with kubectl's discovery cache for the port left by an earlier server without the directory")
+		plantStaleDiscovery(port)
+
+		r := start(port)
+		out, err := sh(r.commands()[0])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(MatchRegexp(`^NAME\s+ID\s+USERNAME\s+FIRST NAME\s`), "plain users must reach the directory")
 		Expect(listIDs(r)).To(Equal(ids))
 
 		By("the CRD's USERNAME column shows each user's login name, defaulted or not")
-		out, err := sh(strings.Replace(r.commands()[0], "get users", "get users.iam.roster.dev", 1))
+		out, err = sh(strings.Replace(r.commands()[0], "get users", "get users.iam.roster.dev", 1))
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(out).To(MatchRegexp(`(?m)^ivan\s+ivan\s+ivan\.petrov@example\.com\s`))
 		Expect(out).To(MatchRegexp(`(?m)^natalia\s+natalia\.r\s+natalia\.rossi@example\.com\s`))
