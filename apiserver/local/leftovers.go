@@ -1,6 +1,7 @@
 package local
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,9 +22,13 @@ const lockName = "roster.lock"
 // running on it: they would hold etcd's data and the port. It reports what it
 // stopped to log. release gives the directory up.
 func claim(dataDir string, log io.Writer) (release func(), err error) {
-	release, err = lockFile(filepath.Join(dataDir, lockName))
-	if err != nil {
-		return nil, fmt.Errorf("%s is in use by another roster local; stop it first (%w)", dataDir, err)
+	path := filepath.Join(dataDir, lockName)
+	release, err = lockFile(path)
+	switch {
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return nil, fmt.Errorf("%s is in use by another roster local; stop it first", dataDir)
+	case err != nil:
+		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	stopped, err := stopLeftovers(dataDir)
 	if err != nil {
