@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,6 +75,15 @@ func Run(ctx context.Context, o Options) error {
 		if err := os.MkdirAll(filepath.Join(dataDir, d), 0o700); err != nil {
 			return err
 		}
+	}
+	if o.Port != 0 {
+		// envtest reports a taken port only as a kube-apiserver that did
+		// not become ready; say what is wrong instead.
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)))
+		if err != nil {
+			return fmt.Errorf("127.0.0.1:%d is in use; stop what listens there or choose another port with --port: %w", o.Port, err)
+		}
+		ln.Close()
 	}
 	started := time.Now()
 	env := &envtest.Environment{

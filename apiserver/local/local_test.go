@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -274,6 +275,17 @@ var _ = Describe("roster local", Ordered, func() {
 		Expect(string(b)).To(ContainSubstring(dataDir + " is in use by another roster local; stop it first"))
 		Expect(listIDs(r)).To(Equal(ids), "the running one is untouched")
 		r.stop()
+	})
+
+	It("refuses a port that is in use, naming it", func() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(ln.Close)
+		port := ln.Addr().(*net.TCPAddr).Port
+		out, err := exec.Command(binary, "local", "--data-dir", GinkgoT().TempDir(), "--port", strconv.Itoa(port),
+			"--assets", os.Getenv("KUBEBUILDER_ASSETS")).CombinedOutput()
+		Expect(err).To(HaveOccurred())
+		Expect(string(out)).To(ContainSubstring(fmt.Sprintf("127.0.0.1:%d is in use; stop what listens there or choose another port with --port", port)))
 	})
 
 	It("starts again after being killed, stopping the etcd and kube-apiserver the killed run left", func() {
