@@ -1,11 +1,13 @@
 package local
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -80,44 +82,64 @@ func Leftovers(dataDir string) []Leftover {
 	return found
 }
 
-// zombie reports whether pid has exited and waits only to be reaped.
+// zombie reports whether pid has exited and waits only to be reaped: its
+// leader is a zombie and no other thread is left, so its files and sockets
+// are closed.
 func zombie(pid int) bool {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	dir := filepath.Join("/proc", strconv.Itoa(pid))
+	b, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if err != nil {
 		return true // gone
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
-	return i < 0 || strings.HasPrefix(s[i+1:], " Z")
+	if i >= 0 && !strings.HasPrefix(s[i+1:], " Z") {
+		return false
+	}
+	tasks, err := os.ReadDir(filepath.Join(dir, "task"))
+	return err != nil || len(tasks) <= 1
 }
 
-// stopLeftovers sends SIGTERM to every leftover, and SIGKILL to those still
-// running after a grace period, and returns their names and pids.
+// stopLeftovers stops every leftover, kube-apiserver before etcd as envtest
+// stops them, each with SIGTERM and, after a grace period, SIGKILL. It
+// returns their names and pids.
 func stopLeftovers(dataDir string) ([]string, error) {
 	found := Leftovers(dataDir)
+	slices.SortStableFunc(found, func(a, b Leftover) int {
+		return cmp.Compare(boolInt(a.Name == "etcd"), boolInt(b.Name == "etcd"))
+	})
 	var names []string
 	for _, p := range found {
-		_ = syscall.Kill(p.PID, syscall.SIGTERM)
 		names = append(names, fmt.Sprintf("%s (pid %d)", p.Name, p.PID))
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for _, p := range found {
-		for !zombie(p.PID) {
-			if time.Now().After(deadline) {
-				_ = syscall.Kill(p.PID, syscall.SIGKILL)
-				deadline = time.Now().Add(5 * time.Second)
-				for !zombie(p.PID) {
-					if time.Now().After(deadline) {
-						return names, fmt.Errorf("%s (pid %d), left by an earlier run on %s, does not stop", p.Name, p.PID, dataDir)
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
+		if !stopProcess(p.PID, 15*time.Second) {
+			return names, fmt.Errorf("%s (pid %d), left by an earlier run on %s, does not stop", p.Name, p.PID, dataDir)
 		}
 	}
 	return names, nil
+}
+
+// stopProcess sends SIGTERM, then SIGKILL once grace has passed, and reports
+// whether the process ended.
+func stopProcess(pid int, grace time.Duration) bool {
+	for _, step := range []struct {
+		sig  syscall.Signal
+		wait time.Duration
+	}{{syscall.SIGTERM, grace}, {syscall.SIGKILL, 5 * time.Second}} {
+		_ = syscall.Kill(pid, step.sig)
+		for deadline := time.Now().Add(step.wait); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if zombie(pid) {
+				return true
+			}
+		}
+	}
+	return zombie(pid)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // lockFile holds an exclusive lock on path until release, or until the

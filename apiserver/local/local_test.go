@@ -288,6 +288,20 @@ var _ = Describe("roster local", Ordered, func() {
 		Expect(string(out)).To(ContainSubstring(fmt.Sprintf("127.0.0.1:%d is in use; stop what listens there or choose another port with --port", port)))
 	})
 
+	It("stops everything it started when a start fails, and says why", func() {
+		for _, tc := range []struct{ crds, samples, want string }{
+			{"/nonexistent-crds", filepath.Join("..", "..", "config", "samples"), "unable to read CRD files: stat /nonexistent-crds"},
+			{filepath.Join("..", "..", "config", "crd", "bases"), "/nonexistent-samples", `applying the samples: exit status 1: error: the path "/nonexistent-samples" does not exist`},
+		} {
+			dir := GinkgoT().TempDir()
+			out, err := exec.Command(binary, "local", "--data-dir", dir, "--port", strconv.Itoa(freePort()),
+				"--assets", os.Getenv("KUBEBUILDER_ASSETS"), "--crds", tc.crds, "--samples", tc.samples).CombinedOutput()
+			Expect(err).To(HaveOccurred())
+			Expect(string(out)).To(ContainSubstring(tc.want))
+			Expect(local.Leftovers(dir)).To(BeEmpty(), "a failed start leaves no etcd or kube-apiserver")
+		}
+	})
+
 	It("starts again after being killed, stopping the etcd and kube-apiserver the killed run left", func() {
 		r := start(freePort())
 		Expect(r.cmd.Process.Kill()).To(Succeed())
@@ -301,7 +315,7 @@ var _ = Describe("roster local", Ordered, func() {
 			HaveField("Name", "etcd"), HaveField("Name", "kube-apiserver")), "SIGKILL leaves etcd and kube-apiserver running")
 
 		r = start(freePort())
-		Expect(string(r.stderr.Contents())).To(MatchRegexp(`roster: stopped what an earlier run left on \S+: (etcd|kube-apiserver) \(pid \d+\), (etcd|kube-apiserver) \(pid \d+\)`))
+		Expect(string(r.stderr.Contents())).To(MatchRegexp(`roster: stopped what an earlier run left on \S+: kube-apiserver \(pid \d+\), etcd \(pid \d+\)`))
 		Expect(listIDs(r)).To(Equal(ids))
 		r.stop()
 	})

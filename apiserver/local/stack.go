@@ -71,10 +71,12 @@ func (s *Stack) start(ctx context.Context) error {
 	for k, v := range s.agg.APIServerFlags() {
 		args.Set(k, v)
 	}
+	// Set first: Env.Start can fail after it started etcd and kube-apiserver
+	// (installing the CRDs, say), and Stop must stop them then too.
+	s.started = true
 	if _, err := s.Env.Start(); err != nil {
 		return fmt.Errorf("starting etcd and kube-apiserver: %w", err)
 	}
-	s.started = true
 	if s.Admin, _, err = s.Identity("admin", "system:masters"); err != nil {
 		return err
 	}
