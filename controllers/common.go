@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -114,6 +118,35 @@ func removeFinalizer(ctx context.Context, c client.Client, obj client.Object) er
 		return client.IgnoreNotFound(fmt.Errorf("removing the finalizer: %w", err))
 	}
 	return nil
+}
+
+// cleanUpMemberships deletes the memberships that index finds under obj's
+// name (obj is a User or an Organization, named kind in messages), then drops
+// the cleanup finalizer. When a membership cannot be deleted it says why in
+// an event (once: conditions show whether Ready already says so) and returns
+// the error with reason CleanupFailed, so the queue retries with backoff.
+func cleanUpMemberships(ctx context.Context, c client.Client, rec recorder.EventRecorder, obj client.Object,
+	conditions []metav1.Condition, kind, index string) error {
+	if !controllerutil.ContainsFinalizer(obj, FinalizerCleanup) {
+		return nil
+	}
+	var memberships iamv1alpha1.MembershipList
+	if err := c.List(ctx, &memberships, client.MatchingFields{index: obj.GetName()}); err != nil {
+		return fmt.Errorf("listing memberships of %s %q: %w", kind, obj.GetName(), err)
+	}
+	deleted, err := deleteMemberships(ctx, c, &memberships)
+	if err != nil {
+		err = withReason(ReasonCleanupFailed, fmt.Errorf("removing the memberships of %s %q: %w", kind, obj.GetName(), err))
+		if readyReason(conditions) != ReasonCleanupFailed {
+			rec.Eventf(obj, nil, corev1.EventTypeWarning, ReasonCleanupFailed, "Cleanup", "%s", err.Error())
+		}
+		return err
+	}
+	if deleted > 0 {
+		rec.Eventf(obj, nil, corev1.EventTypeNormal, ReasonCleanedUp, "Cleanup", "Deleted %d memberships of %s %q", deleted, kind, obj.GetName())
+	}
+	ctrl.LoggerFrom(ctx).V(4).Info("Removing the finalizer", strings.ToLower(kind), klog.KObj(obj), "deletedMemberships", deleted)
+	return removeFinalizer(ctx, c, obj)
 }
 
 // deleteMemberships deletes the given memberships, tolerating ones already gone.

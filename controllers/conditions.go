@@ -56,21 +56,23 @@ func markReady(conds *[]metav1.Condition, generation int64, message string) {
 
 // markStalled sets Ready=False and Stalled=True: a person must change something.
 func markStalled(conds *[]metav1.Condition, generation int64, reason, message string) {
-	meta.SetStatusCondition(conds, metav1.Condition{Type: iamv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
-		Reason: reason, Message: message, ObservedGeneration: generation})
-	meta.SetStatusCondition(conds, metav1.Condition{Type: iamv1alpha1.ConditionStalled, Status: metav1.ConditionTrue,
-		Reason: reason, Message: message, ObservedGeneration: generation})
-	meta.RemoveStatusCondition(conds, iamv1alpha1.ConditionReconciling)
+	markNotReady(conds, generation, reason, message, iamv1alpha1.ConditionStalled, iamv1alpha1.ConditionReconciling)
 }
 
 // markReconciling sets Ready=False and Reconciling=True: the controller keeps
 // trying on its own.
 func markReconciling(conds *[]metav1.Condition, generation int64, reason, message string) {
+	markNotReady(conds, generation, reason, message, iamv1alpha1.ConditionReconciling, iamv1alpha1.ConditionStalled)
+}
+
+// markNotReady sets Ready=False and why=True with reason and message, and
+// removes other, the one of Stalled and Reconciling that no longer holds.
+func markNotReady(conds *[]metav1.Condition, generation int64, reason, message, why, other string) {
 	meta.SetStatusCondition(conds, metav1.Condition{Type: iamv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
 		Reason: reason, Message: message, ObservedGeneration: generation})
-	meta.SetStatusCondition(conds, metav1.Condition{Type: iamv1alpha1.ConditionReconciling, Status: metav1.ConditionTrue,
+	meta.SetStatusCondition(conds, metav1.Condition{Type: why, Status: metav1.ConditionTrue,
 		Reason: reason, Message: message, ObservedGeneration: generation})
-	meta.RemoveStatusCondition(conds, iamv1alpha1.ConditionStalled)
+	meta.RemoveStatusCondition(conds, other)
 }
 
 // readyReason is the reason of the Ready condition, or "" when there is none.

@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
@@ -234,29 +233,8 @@ func (r *OrganizationReconciler) createOwnerMembership(ctx context.Context, o *i
 }
 
 // finalize deletes the Organization's memberships, then drops the finalizer.
-// When a membership cannot be deleted it says why in Ready and in an event
-// and returns the error, so the queue retries with backoff.
 func (r *OrganizationReconciler) finalize(ctx context.Context, o *iamv1alpha1.Organization) error {
-	if !controllerutil.ContainsFinalizer(o, FinalizerCleanup) {
-		return nil
-	}
-	var memberships iamv1alpha1.MembershipList
-	if err := r.List(ctx, &memberships, client.MatchingFields{indexMembershipOrganization: o.Name}); err != nil {
-		return fmt.Errorf("listing memberships of Organization %q: %w", o.Name, err)
-	}
-	deleted, err := deleteMemberships(ctx, r.Client, &memberships)
-	if err != nil {
-		err = withReason(ReasonCleanupFailed, fmt.Errorf("removing the memberships of Organization %q: %w", o.Name, err))
-		if readyReason(o.Status.Conditions) != ReasonCleanupFailed {
-			r.Recorder.Eventf(o, nil, corev1.EventTypeWarning, ReasonCleanupFailed, "Cleanup", "%s", err.Error())
-		}
-		return err
-	}
-	if deleted > 0 {
-		r.Recorder.Eventf(o, nil, corev1.EventTypeNormal, ReasonCleanedUp, "Cleanup", "Deleted %d memberships of Organization %q", deleted, o.Name)
-	}
-	ctrl.LoggerFrom(ctx).V(4).Info("Removing the finalizer", "organization", klog.KObj(o), "deletedMemberships", deleted)
-	return removeFinalizer(ctx, r.Client, o)
+	return cleanUpMemberships(ctx, r.Client, r.Recorder, o, o.Status.Conditions, "Organization", indexMembershipOrganization)
 }
 
 // SetupWithManager registers the Organization controller. Membership events

@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
@@ -97,7 +96,8 @@ func (r *UserReconciler) eventWorthy(before, after []metav1.Condition) bool {
 }
 
 // reconcileID makes sure the User has its ID, its ID annotation and the
-// cleanup finalizer. It stops the pass after a metadata write: the watch
+// cleanup finalizer, and fills the status fields that follow from the User
+// alone: id, username and dateJoined. It stops the pass after a metadata write: the watch
 // event of that write starts the next one.
 func (r *UserReconciler) reconcileID(ctx context.Context, u *iamv1alpha1.User) (bool, error) {
 	id, patched, err := ensureIDAndFinalizer(ctx, r.Client, r.IDs, r.Recorder, userIDs, u, u.Status.ID)
@@ -195,30 +195,9 @@ func claimConflict(isUsername bool, name string, other *iamv1alpha1.User) (reaso
 	}
 }
 
-// finalize deletes the User's memberships, then drops the finalizer. When a
-// membership cannot be deleted it says why in Ready and in an event and
-// returns the error, so the queue retries with backoff.
+// finalize deletes the User's memberships, then drops the finalizer.
 func (r *UserReconciler) finalize(ctx context.Context, u *iamv1alpha1.User) error {
-	if !controllerutil.ContainsFinalizer(u, FinalizerCleanup) {
-		return nil
-	}
-	var memberships iamv1alpha1.MembershipList
-	if err := r.List(ctx, &memberships, client.MatchingFields{indexMembershipUser: u.Name}); err != nil {
-		return fmt.Errorf("listing memberships of User %q: %w", u.Name, err)
-	}
-	deleted, err := deleteMemberships(ctx, r.Client, &memberships)
-	if err != nil {
-		err = withReason(ReasonCleanupFailed, fmt.Errorf("removing the memberships of User %q: %w", u.Name, err))
-		if readyReason(u.Status.Conditions) != ReasonCleanupFailed {
-			r.Recorder.Eventf(u, nil, corev1.EventTypeWarning, ReasonCleanupFailed, "Cleanup", "%s", err.Error())
-		}
-		return err
-	}
-	if deleted > 0 {
-		r.Recorder.Eventf(u, nil, corev1.EventTypeNormal, ReasonCleanedUp, "Cleanup", "Deleted %d memberships of User %q", deleted, u.Name)
-	}
-	ctrl.LoggerFrom(ctx).V(4).Info("Removing the finalizer", "user", klog.KObj(u), "deletedMemberships", deleted)
-	return removeFinalizer(ctx, r.Client, u)
+	return cleanUpMemberships(ctx, r.Client, r.Recorder, u, u.Status.Conditions, "User", indexMembershipUser)
 }
 
 // SetupWithManager registers the User controller. Membership events reach

@@ -1,7 +1,6 @@
 package local
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -105,9 +104,8 @@ func zombie(pid int) bool {
 // returns their names and pids.
 func stopLeftovers(dataDir string) ([]string, error) {
 	found := Leftovers(dataDir)
-	slices.SortStableFunc(found, func(a, b Leftover) int {
-		return cmp.Compare(boolInt(a.Name == "etcd"), boolInt(b.Name == "etcd"))
-	})
+	// kube-apiserver sorts after etcd; stop it first.
+	slices.SortStableFunc(found, func(a, b Leftover) int { return strings.Compare(b.Name, a.Name) })
 	var names []string
 	for _, p := range found {
 		names = append(names, fmt.Sprintf("%s (pid %d)", p.Name, p.PID))
@@ -133,13 +131,6 @@ func stopProcess(pid int, grace time.Duration) bool {
 		}
 	}
 	return zombie(pid)
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // lockFile holds an exclusive lock on path until release, or until the

@@ -133,34 +133,11 @@ func (m *model) list(c Caller, r *ListRequest) (*Result, error) {
 			rows = append(rows, u)
 		}
 	}
-	slices.SortFunc(rows, func(a, b User) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortStableFunc(rows, func(a, b User) int { return cmp.Compare(a.ID, b.ID) })
 	keys := r.Sort
 	if len(keys) == 0 {
 		keys = []SortKey{{Field: "id", Descending: true}}
 	}
-	for i := len(keys) - 1; i >= 0; i-- {
-		k := keys[i]
-		slices.SortStableFunc(rows, func(a, b User) int {
-			var c int
-			switch k.Field {
-			case "username":
-				c = cmp.Compare(a.Username, b.Username)
-			case "first_name":
-				c = cmp.Compare(a.FirstName, b.FirstName)
-			case "last_name":
-				c = cmp.Compare(a.LastName, b.LastName)
-			case "id":
-				c = cmp.Compare(a.ID, b.ID)
-			case "is_active":
-				c = cmp.Compare(fmt.Sprint(a.IsActive), fmt.Sprint(b.IsActive))
-			}
-			if k.Descending {
-				return -c
-			}
-			return c
-		})
-	}
+	slices.SortFunc(rows, func(a, b User) int { return compareRows(keys, a, b) })
 	res := &Result{Count: len(rows)}
 	if r.Paged {
 		pages := max(1, (len(rows)+r.PageSize-1)/r.PageSize)

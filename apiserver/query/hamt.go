@@ -41,8 +41,8 @@ var hashSeed = maphash.MakeSeed()
 
 func hashOf[K comparable](k K) uint64 { return maphash.Comparable(hashSeed, k) }
 
-// index returns the position of bit among the bits of m below it.
-func index(m, bit uint32) int { return bits.OnesCount32(m & (bit - 1)) }
+// bitIndex returns the position of bit among the bits of m below it.
+func bitIndex(m, bit uint32) int { return bits.OnesCount32(m & (bit - 1)) }
 
 func (m hamt[K, V]) get(k K) (V, bool) {
 	h := hashOf(k)
@@ -58,7 +58,7 @@ func (m hamt[K, V]) get(k K) (V, bool) {
 		}
 		bit := uint32(1) << ((h >> shift) & 31)
 		if n.dataMap&bit != 0 {
-			if e := &n.entries[index(n.dataMap, bit)]; e.k == k {
+			if e := &n.entries[bitIndex(n.dataMap, bit)]; e.k == k {
 				return e.v, true
 			}
 			break
@@ -66,7 +66,7 @@ func (m hamt[K, V]) get(k K) (V, bool) {
 		if n.nodeMap&bit == 0 {
 			break
 		}
-		n = n.nodes[index(n.nodeMap, bit)]
+		n = n.nodes[bitIndex(n.nodeMap, bit)]
 	}
 	var zero V
 	return zero, false
@@ -117,16 +117,16 @@ func hset[K comparable, V any](n *hnode[K, V], gen uint64, shift uint, h uint64,
 	bit := uint32(1) << ((h >> shift) & 31)
 	switch {
 	case n.nodeMap&bit != 0:
-		i := index(n.nodeMap, bit)
+		i := bitIndex(n.nodeMap, bit)
 		var added bool
 		n.nodes[i], added = hset(n.nodes[i], gen, shift+hamtBits, h, k, v)
 		return n, added
 	case n.dataMap&bit == 0:
 		n.dataMap |= bit
-		n.entries = insertAt(n.entries, index(n.dataMap, bit), hentry[K, V]{k, v})
+		n.entries = insertAt(n.entries, bitIndex(n.dataMap, bit), hentry[K, V]{k, v})
 		return n, true
 	}
-	i := index(n.dataMap, bit)
+	i := bitIndex(n.dataMap, bit)
 	old := n.entries[i]
 	if old.k == k {
 		n.entries[i].v = v
@@ -138,7 +138,7 @@ func hset[K comparable, V any](n *hnode[K, V], gen uint64, shift uint, h uint64,
 	n.dataMap &^= bit
 	n.entries = removeAt(n.entries, i)
 	n.nodeMap |= bit
-	n.nodes = insertAt(n.nodes, index(n.nodeMap, bit), sub)
+	n.nodes = insertAt(n.nodes, bitIndex(n.nodeMap, bit), sub)
 	return n, true
 }
 
@@ -168,7 +168,7 @@ func hdel[K comparable, V any](n *hnode[K, V], gen uint64, shift uint, h uint64,
 	}
 	bit := uint32(1) << ((h >> shift) & 31)
 	if n.nodeMap&bit != 0 {
-		i := index(n.nodeMap, bit)
+		i := bitIndex(n.nodeMap, bit)
 		sub, removed := hdel(n.nodes[i], gen, shift+hamtBits, h, k)
 		if !removed {
 			return n, false
@@ -185,7 +185,7 @@ func hdel[K comparable, V any](n *hnode[K, V], gen uint64, shift uint, h uint64,
 	if n.dataMap&bit == 0 {
 		return n, false
 	}
-	i := index(n.dataMap, bit)
+	i := bitIndex(n.dataMap, bit)
 	if n.entries[i].k != k {
 		return n, false
 	}

@@ -87,13 +87,7 @@ func TestParseListRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := NewWithT(t)
-			q, err := url.ParseQuery(tt.query)
-			g.Expect(err).NotTo(HaveOccurred())
-			h := http.Header{}
-			for _, v := range tt.header {
-				h.Add(OrgHeader, v)
-			}
-			r, err := ParseListRequest(q, h, ParseOptions{})
+			r, err := parse(g, tt.query, tt.header)
 			g.Expect(err).NotTo(HaveOccurred())
 			tt.check(g, r)
 		})
@@ -137,13 +131,7 @@ func TestParseListRequestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := NewWithT(t)
-			q, err := url.ParseQuery(tt.query)
-			g.Expect(err).NotTo(HaveOccurred())
-			h := http.Header{}
-			for _, v := range tt.header {
-				h.Add(OrgHeader, v)
-			}
-			_, err = ParseListRequest(q, h, ParseOptions{})
+			_, err := parse(g, tt.query, tt.header)
 			g.Expect(err).To(Equal(&Error{Status: 400, Param: tt.param, Message: tt.message}))
 		})
 	}
@@ -250,6 +238,18 @@ func TestCompileFilterErrors(t *testing.T) {
 			g.Expect(err).To(Equal(&Error{Status: 400, Param: "filter", Message: tt.message}))
 		})
 	}
+}
+
+// parse parses a query string and organization header values as a list
+// request.
+func parse(g Gomega, query string, orgHeader []string) (*ListRequest, error) {
+	q, err := url.ParseQuery(query)
+	g.Expect(err).NotTo(HaveOccurred())
+	h := http.Header{}
+	for _, v := range orgHeader {
+		h.Add(OrgHeader, v)
+	}
+	return ParseListRequest(q, h, ParseOptions{})
 }
 
 func manyTerms(n int) string {

@@ -171,13 +171,10 @@ func kubectlIn(cfg *rest.Config, stdin string, args ...string) (string, error) {
 // kubectl caches discovery per host and port for six hours, so each suite
 // keeps its own cache: an entry an earlier run left for the same port, from a
 // kube-apiserver without the directory, once made kubectl resolve "users" to
-// users.iam.roster.dev here. It also starts only once kube-apiserver's
-// discovery resolves "users" to the directory: kube-apiserver refetches the
-// directory's discovery every minute and lists the group without resources
-// while a fetch fails.
+// users.iam.roster.dev here. (Stack.Start has waited until kube-apiserver's
+// own discovery resolves "users" to the directory.)
 func kubectlCmd(ctx context.Context, cfg *rest.Config, args ...string) *exec.Cmd {
 	GinkgoHelper()
-	Eventually(func() (bool, string) { return local.Discovered(adminCfg) }).Should(BeTrue())
 	path := writeKubeconfig(cfg, "kubectl-"+cfg.Impersonate.UserName+".kubeconfig")
 	cmd := exec.CommandContext(ctx, filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"),
 		append([]string{"--kubeconfig", path}, args...)...)

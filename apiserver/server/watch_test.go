@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -155,27 +154,11 @@ var _ = Describe("Watch", func() {
 		wctx, cancel := ctxWithCancel()
 		DeferCleanup(cancel)
 		cmd := kubectlCmd(wctx, as("w-kube"), "get", "users", "-w", "--output-watch-events")
-		stderr := gbytes.NewBuffer()
-		cmd.Stderr = stderr
-		out, err := cmd.StdoutPipe()
-		Expect(err).NotTo(HaveOccurred())
+		stdout, stderr := gbytes.NewBuffer(), gbytes.NewBuffer()
+		cmd.Stdout, cmd.Stderr = stdout, stderr
 		Expect(cmd.Start()).To(Succeed())
 		DeferCleanup(func() { cancel(); _ = cmd.Wait() })
-		var mu sync.Mutex
-		var lines []string
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				mu.Lock()
-				lines = append(lines, sc.Text())
-				mu.Unlock()
-			}
-		}()
-		seen := func() string {
-			mu.Lock()
-			defer mu.Unlock()
-			return strings.Join(lines, "\n")
-		}
+		seen := func() string { return string(stdout.Contents()) }
 		Eventually(seen).Should(MatchRegexp(`(?m)^ADDED\s+w-kube\s+206\s`), func() string { return string(stderr.Contents()) })
 		makeUser("w-kube-peer", 207, "wlab")
 		Eventually(seen).Should(MatchRegexp(`(?m)^ADDED\s+w-kube-peer\s+207\s`), func() string { return string(stderr.Contents()) })
