@@ -36,7 +36,7 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "controllers":
-		if err := runControllers(os.Args[2:]); err != nil {
+		if err := runControllers(ctrl.SetupSignalHandler(), os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -56,11 +56,14 @@ func main() {
 	}
 }
 
-func runControllers(args []string) error {
+func runControllers(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("controllers", flag.ExitOnError)
 	metricsAddr := fs.String("metrics-bind-address", ":8080", "address the metrics endpoint binds to")
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address the health probes bind to")
 	leaderElect := fs.Bool("leader-elect", true, "elect a leader so that only one replica reconciles at a time")
+	leaderNamespace := fs.String("leader-election-namespace", defaultNamespace(),
+		"namespace of the leader election Lease (default: the pod's own namespace in a cluster, else roster-system)")
+	leaderID := fs.String("leader-election-id", "controllers.iam.roster.dev", "name of the leader election Lease")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -73,11 +76,12 @@ func runControllers(args []string) error {
 	utilruntime.Must(iamv1alpha1.AddToScheme(scheme))
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: *metricsAddr},
-		HealthProbeBindAddress: *probeAddr,
-		LeaderElection:         *leaderElect,
-		LeaderElectionID:       "controllers.iam.roster.dev",
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
+		HealthProbeBindAddress:  *probeAddr,
+		LeaderElection:          *leaderElect,
+		LeaderElectionID:        *leaderID,
+		LeaderElectionNamespace: *leaderNamespace,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
@@ -91,7 +95,16 @@ func runControllers(args []string) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr.Start(ctx)
+}
+
+// defaultNamespace is the namespace the controllers run in: the pod's own
+// in a cluster, else roster-system, where config/ deploys them.
+func defaultNamespace() string {
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil && len(b) > 0 {
+		return string(b)
+	}
+	return "roster-system"
 }
 
 func runAPIServer(args []string) error {

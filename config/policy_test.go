@@ -200,12 +200,14 @@ var _ = Describe("User field rules admission policy", Ordered, func() {
 				u.Spec.FirstName = "Pat"
 				u.Spec.Groups = []string{"user"}
 				u.Finalizers = []string{"iam.roster.dev/cleanup"}
+				u.Annotations = map[string]string{"iam.roster.dev/id": "42"}
 			}))
 			expectPolicyDenied(mergePatch(pat, name, patch), message)
 			after := getUser(name)
 			Expect(after.ResourceVersion).To(Equal(before.ResourceVersion))
 			Expect(after.Spec).To(Equal(before.Spec))
 			Expect(after.Finalizers).To(Equal(before.Finalizers))
+			Expect(after.Annotations).To(Equal(before.Annotations))
 		},
 		Entry("username", "policy-deny-username", `{"spec":{"username":"patricia"}}`,
 			"only administrators may change username"),
@@ -225,6 +227,12 @@ var _ = Describe("User field rules admission policy", Ordered, func() {
 			"only administrators may change identities"),
 		Entry("finalizers", "policy-deny-finalizers", `{"metadata":{"finalizers":null}}`,
 			"only administrators may change finalizers"),
+		Entry("the ID annotation, set beyond the largest ID (hardening 2)", "policy-deny-id-max",
+			`{"metadata":{"annotations":{"iam.roster.dev/id":"9223372036854775807"}}}`, "only administrators may change the iam.roster.dev/id annotation"),
+		Entry("the ID annotation, changed to a small ID", "policy-deny-id-change",
+			`{"metadata":{"annotations":{"iam.roster.dev/id":"1"}}}`, "only administrators may change the iam.roster.dev/id annotation"),
+		Entry("the ID annotation, removed", "policy-deny-id-remove",
+			`{"metadata":{"annotations":{"iam.roster.dev/id":null}}}`, "only administrators may change the iam.roster.dev/id annotation"),
 		Entry("isSuperuser together with firstName, changing neither", "policy-deny-mixed",
 			`{"spec":{"firstName":"Root","isSuperuser":true}}`, "only administrators may change isSuperuser"),
 	)

@@ -39,7 +39,11 @@ func ensureIDAndFinalizer(ctx context.Context, c client.Client, ids *idAllocator
 	kind idKind, obj client.Object, statusID int64) (id int64, patched bool, err error) {
 	id = statusID
 	if id == 0 {
-		if restored := annotationID(obj); restored > 0 {
+		restored, err := annotationID(obj)
+		if err != nil {
+			return 0, false, stalledError(ReasonInvalidIDAnnotation, err)
+		}
+		if restored > 0 {
 			holder, err := idHeldByOther(ctx, c, kind, obj, restored)
 			if err != nil {
 				return 0, false, err

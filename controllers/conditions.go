@@ -42,6 +42,14 @@ const (
 	ReasonIDAllocationFailed = "IDAllocationFailed"
 	// ReasonIDConflict: the ID recorded in the object's annotation belongs to another object.
 	ReasonIDConflict = "IDConflict"
+	// ReasonInvalidIDAnnotation: the object's ID annotation is not an integer
+	// from 1 to MaxID; a person must correct or remove it.
+	ReasonInvalidIDAnnotation = "InvalidIDAnnotation"
+	// ReasonIDCounterInvalid: the ID counter ConfigMap holds a value that is
+	// not an integer from 0 to MaxID; a person must correct it.
+	ReasonIDCounterInvalid = "IDCounterInvalid"
+	// ReasonIDsExhausted: every ID up to MaxID has been handed out.
+	ReasonIDsExhausted = "IDsExhausted"
 	// ReasonAPIError: a request to the API server failed; the controller retries.
 	ReasonAPIError = "APIError"
 )

@@ -220,6 +220,9 @@ func (a *idAllocator) reserve(ctx context.Context, kind idKind, n, floor int64) 
 		cm := &corev1.ConfigMap{}
 		err := a.api.Get(ctx, a.key, cm)
 		if apierrors.IsNotFound(err) {
+			if floor > iamv1alpha1.MaxID-n {
+				return 0, 0, stalledError(ReasonIDsExhausted, fmt.Errorf("no %s ID is left: the largest ID is %d", kind.key, iamv1alpha1.MaxID))
+			}
 			cm = &corev1.ConfigMap{
 				ObjectMeta: metav1.ObjectMeta{Namespace: a.key.Namespace, Name: a.key.Name,
 					Labels: map[string]string{"app.kubernetes.io/name": "roster"}},
@@ -241,12 +244,15 @@ func (a *idAllocator) reserve(ctx context.Context, kind idKind, n, floor int64) 
 		var current int64
 		if v, ok := cm.Data[kind.key]; ok {
 			current, err = strconv.ParseInt(v, 10, 64)
-			if err != nil || current < 0 {
+			if err != nil || current < 0 || current > iamv1alpha1.MaxID {
 				// Guessing could hand out IDs twice: stop until a person fixes it.
-				return 0, 0, fmt.Errorf("ConfigMap %s: key %q holds %q, not a non-negative integer", a.key, kind.key, v)
+				return 0, 0, stalledError(ReasonIDCounterInvalid, fmt.Errorf("ConfigMap %s: key %q holds %q, not an integer from 0 to %d", a.key, kind.key, v, iamv1alpha1.MaxID))
 			}
 		}
 		base := max(current, floor)
+		if base > iamv1alpha1.MaxID-n {
+			return 0, 0, stalledError(ReasonIDsExhausted, fmt.Errorf("no %s ID is left: the counter is at %d and the largest ID is %d", kind.key, base, iamv1alpha1.MaxID))
+		}
 		if n == 0 && base == current {
 			return 0, current, nil
 		}

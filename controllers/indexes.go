@@ -37,25 +37,28 @@ type idHolder interface {
 }
 
 // recordedID is the ID an object holds: status.id, or the ID annotation when
-// status has none (for example after a restore that dropped status).
+// status has none (for example after a restore that dropped status). An
+// unusable annotation holds no ID.
 func recordedID(obj idHolder) int64 {
 	if id := obj.statusID(); id > 0 {
 		return id
 	}
-	return annotationID(obj)
+	id, _ := annotationID(obj)
+	return id
 }
 
-// annotationID parses the ID annotation; a missing or malformed value is 0.
-func annotationID(obj client.Object) int64 {
+// annotationID parses the ID annotation: 0 when it is missing, an error when
+// it is not an integer from 1 to MaxID.
+func annotationID(obj client.Object) (int64, error) {
 	v, ok := obj.GetAnnotations()[AnnotationID]
 	if !ok {
-		return 0
+		return 0, nil
 	}
 	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id <= 0 {
-		return 0
+	if err != nil || id < 1 || id > iamv1alpha1.MaxID {
+		return 0, fmt.Errorf("annotation %s is %q: an ID is an integer from 1 to %d", AnnotationID, v, iamv1alpha1.MaxID)
 	}
-	return id
+	return id, nil
 }
 
 type userIDHolder struct{ *iamv1alpha1.User }

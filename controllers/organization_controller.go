@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -42,6 +43,8 @@ type OrganizationReconciler struct {
 	// memberCounts holds back status writes that only change member counts
 	// while membership events keep coming.
 	memberCounts *debouncer
+	// StalledRetry is how often a Stalled Organization is tried again.
+	StalledRetry time.Duration
 }
 
 // organizationStep is one step of an Organization reconcile. It updates
@@ -55,6 +58,7 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if found, err := r.written.fetch(ctx, r.Client, req, o); !found {
 		return ctrl.Result{}, err
 	}
+	defer settleStalled(r.StalledRetry, &result, &retErr)
 	defer countReconcileError("organization", &retErr)
 	basis := r.written.basis(o, o.Status)
 	o.Status = *basis.DeepCopy()
@@ -65,9 +69,9 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			return
 		}
 		if retErr != nil {
-			markReconciling(&o.Status.Conditions, o.Generation, errorReason(retErr), retErr.Error())
+			markFailed(&o.Status.Conditions, o.Generation, retErr)
 		}
-		if reason := readyReason(o.Status.Conditions); reason != readyReason(before.Status.Conditions) && ownerProblem(reason) {
+		if reason := readyReason(o.Status.Conditions); reason != readyReason(before.Status.Conditions) && (ownerProblem(reason) || idProblem(reason)) {
 			r.Recorder.Eventf(o, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", readyMessage(o.Status.Conditions))
 		}
 		if wait := r.memberCounts.wait(o.Name); wait > 0 && retErr == nil && onlyMembersChanged(&before.Status, &o.Status) {

@@ -26,6 +26,11 @@ type Options struct {
 	CoalesceDelay time.Duration
 	// MaxIDBlock bounds how many IDs one counter write reserves. Default: 256.
 	MaxIDBlock int64
+	// StalledRetry is how often a User or an Organization that is Stalled
+	// (an unusable ID annotation, a corrupted or exhausted ID counter) is
+	// tried again, so it recovers on its own once the cause is fixed.
+	// Default: 1m.
+	StalledRetry time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -41,6 +46,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxIDBlock <= 0 {
 		o.MaxIDBlock = 256
 	}
+	if o.StalledRetry <= 0 {
+		o.StalledRetry = time.Minute
+	}
 	return o
 }
 
@@ -53,13 +61,13 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	ids := newIDAllocator(mgr.GetAPIReader(), mgr.GetClient(), mgr.GetClient(), opts.Namespace, opts.MaxIDBlock)
 	users := &UserReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("roster-users"), IDs: ids,
-		written: newWrittenStatus[iamv1alpha1.UserStatus]()}
+		StalledRetry: opts.StalledRetry, written: newWrittenStatus[iamv1alpha1.UserStatus]()}
 	if err := users.SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the User controller: %w", err)
 	}
 	orgs := &OrganizationReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("roster-organizations"), IDs: ids,
-		APIReader: mgr.GetAPIReader(),
-		written:   newWrittenStatus[iamv1alpha1.OrganizationStatus]()}
+		APIReader: mgr.GetAPIReader(), StalledRetry: opts.StalledRetry,
+		written: newWrittenStatus[iamv1alpha1.OrganizationStatus]()}
 	if err := orgs.SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the Organization controller: %w", err)
 	}

@@ -84,7 +84,7 @@ var _ = AfterSuite(func() {
 // testOptions are the controllers' options in the tests: a short coalescing
 // delay keeps the tests quick.
 func testOptions() Options {
-	return Options{Namespace: testNamespace, CoalesceDelay: 200 * time.Millisecond}
+	return Options{Namespace: testNamespace, CoalesceDelay: 200 * time.Millisecond, StalledRetry: time.Second}
 }
 
 // startManager runs a manager with the controllers until the returned

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -43,6 +44,8 @@ type UserReconciler struct {
 	client.Client
 	Recorder recorder.EventRecorder
 	IDs      *idAllocator
+	// StalledRetry is how often a Stalled User is tried again.
+	StalledRetry time.Duration
 }
 
 // userStep is one step of a User reconcile. It updates u.Status in memory
@@ -56,6 +59,7 @@ func (r *UserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	if found, err := r.written.fetch(ctx, r.Client, req, u); !found {
 		return ctrl.Result{}, err
 	}
+	defer settleStalled(r.StalledRetry, &result, &retErr)
 	defer countReconcileError("user", &retErr)
 	basis := r.written.basis(u, u.Status)
 	u.Status = *basis.DeepCopy()
@@ -67,7 +71,7 @@ func (r *UserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 			return
 		}
 		if retErr != nil {
-			markReconciling(&u.Status.Conditions, u.Generation, errorReason(retErr), retErr.Error())
+			markFailed(&u.Status.Conditions, u.Generation, retErr)
 		}
 		if r.eventWorthy(before.Status.Conditions, u.Status.Conditions) {
 			r.Recorder.Eventf(u, nil, corev1.EventTypeWarning, readyReason(u.Status.Conditions), "Reconcile", "%s", readyMessage(u.Status.Conditions))
@@ -92,7 +96,7 @@ func (r *UserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resul
 // eventWorthy reports a move into a Ready=False state users must act on.
 func (r *UserReconciler) eventWorthy(before, after []metav1.Condition) bool {
 	reason := readyReason(after)
-	return reason != readyReason(before) && (reason == ReasonUsernameConflict || reason == ReasonIdentityConflict)
+	return reason != readyReason(before) && (reason == ReasonUsernameConflict || reason == ReasonIdentityConflict || idProblem(reason))
 }
 
 // reconcileID makes sure the User has its ID, its ID annotation and the

@@ -81,6 +81,7 @@ type OrganizationStatus struct {
 	// id is the organization's numeric ID: unique among organizations and never reused.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=9007199254740991
 	ID int64 `json:"id,omitempty"`
 
 	// members counts the organization's memberships by state and role.

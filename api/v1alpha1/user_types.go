@@ -81,6 +81,7 @@ type UserStatus struct {
 	// id is the user's numeric ID: unique among users and never reused.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=9007199254740991
 	ID int64 `json:"id,omitempty"`
 
 	// username is the name the user logs in with, as the controller last
@@ -131,6 +132,7 @@ type UserStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="has(self.spec.username) || (size(self.metadata.name) <= 150 && self.metadata.name.matches('^[\\\\w.@+-]+$'))",message="metadata.name must be a valid username (at most 150 characters) when spec.username is omitted"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name != 'self'",message="metadata.name self is reserved: users/self names the caller's own user in the directory"
 type User struct {
 	metav1.TypeMeta `json:",inline"`
 	// metadata is the standard object metadata.
