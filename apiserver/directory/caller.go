@@ -33,13 +33,26 @@ func (c *Caller) IsSelf(name string) bool {
 }
 
 // Caller maps the request's authenticated identity to a User (spec section
-// 3): the User whose username, or one of whose identities, equals the
-// Kubernetes user name; the oldest one when several claim it.
+// 3) and records the caller's lastLogin.
 func (d *Directory) Caller(ctx context.Context) (*Caller, error) {
 	info, ok := genericrequest.UserFrom(ctx)
 	if !ok || info.GetName() == "" {
 		return nil, apierrors.NewUnauthorized("the request carries no authenticated user")
 	}
+	c, err := d.resolveCaller(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	if c.User != nil {
+		d.logins.record(ctx, d, c.User)
+	}
+	return c, nil
+}
+
+// resolveCaller maps an identity to a User: the User whose username, or one
+// of whose identities, equals the Kubernetes user name; the oldest one when
+// several claim it. An inactive User's identity is refused.
+func (d *Directory) resolveCaller(ctx context.Context, info user.Info) (*Caller, error) {
 	c := &Caller{Identity: info}
 	users, err := d.usersByIdentity(ctx, info.GetName())
 	if err != nil {
@@ -60,7 +73,6 @@ func (d *Directory) Caller(ctx context.Context) (*Caller, error) {
 		c.User = &pick
 		c.Caller.User = pick.Name
 		c.Caller.Admin = pick.Spec.IsSuperuser
-		d.logins.record(ctx, d, &pick)
 	}
 	if !c.Caller.Admin {
 		c.Caller.Admin = slices.ContainsFunc(info.GetGroups(), func(g string) bool {
@@ -68,6 +80,12 @@ func (d *Directory) Caller(ctx context.Context) (*Caller, error) {
 		})
 	}
 	return c, nil
+}
+
+// claims reports whether u claims the Kubernetes user name name, as its
+// username or one of its identities.
+func claims(u *iamv1alpha1.User, name string) bool {
+	return u.EffectiveUsername() == name || slices.Contains(u.Spec.Identities, name)
 }
 
 var errInactive = inactiveError{}

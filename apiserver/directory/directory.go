@@ -56,6 +56,12 @@ type Directory struct {
 	client client.Client
 	index  *query.Index
 	hub    *hub
+	// updateMu applies one cache event at a time to the index and the hub.
+	updateMu sync.Mutex
+	// started is set once the index holds the initial lists: changes are
+	// published to watchers (with a snapshot each) from then on.
+	started  bool
+	handlers []toolscache.ResourceEventHandlerRegistration
 
 	mu      sync.Mutex
 	changed *sync.Cond
@@ -120,6 +126,11 @@ func (d *Directory) WaitForCacheSync(ctx context.Context) bool {
 	if !d.cache.WaitForCacheSync(ctx) {
 		return false
 	}
+	// The informers have synced when they have handed out their initial
+	// lists; the index holds them once the handlers have applied them.
+	if !toolscache.WaitForCacheSync(ctx.Done(), d.handlersSynced) {
+		return false
+	}
 	// The informers' list resourceVersions are where history starts, even
 	// when the lists were empty.
 	for kind, obj := range map[string]client.Object{
@@ -133,8 +144,22 @@ func (d *Directory) WaitForCacheSync(ctx context.Context) bool {
 			d.observe(kind, v.LastSyncResourceVersion())
 		}
 	}
-	d.hub.startAt(d.ResourceVersion())
+	d.updateMu.Lock()
+	d.hub.startAt(d.ResourceVersion(), d.index.Snapshot())
+	d.started = true
+	d.updateMu.Unlock()
 	return true
+}
+
+// handlersSynced reports whether the index holds every object of the
+// informers' initial lists.
+func (d *Directory) handlersSynced() bool {
+	for _, h := range d.handlers {
+		if !h.HasSynced() {
+			return false
+		}
+	}
+	return len(d.handlers) > 0
 }
 
 func (d *Directory) setupIndexes(ctx context.Context) error {
@@ -161,7 +186,7 @@ func (d *Directory) setupIndexes(ctx context.Context) error {
 func (d *Directory) setupHandlers(ctx context.Context) error {
 	kinds := []struct {
 		obj    client.Object
-		upsert func(obj any)
+		upsert func(old, obj any)
 		remove func(obj any)
 	}{
 		{&iamv1alpha1.User{}, d.upsertUser, d.deleteUser},
@@ -174,18 +199,20 @@ func (d *Directory) setupHandlers(ctx context.Context) error {
 			return fmt.Errorf("getting the informer for %T: %w", k.obj, err)
 		}
 		upsert, remove := k.upsert, k.remove
-		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    upsert,
-			UpdateFunc: func(_, obj any) { upsert(obj) },
+		reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { upsert(nil, obj) },
+			UpdateFunc: upsert,
 			DeleteFunc: func(obj any) {
 				if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 					obj = t.Obj
 				}
 				remove(obj)
 			},
-		}); err != nil {
+		})
+		if err != nil {
 			return fmt.Errorf("watching %T: %w", k.obj, err)
 		}
+		d.handlers = append(d.handlers, reg)
 	}
 	return nil
 }
@@ -202,13 +229,28 @@ func Record(u *iamv1alpha1.User) query.User {
 	}
 }
 
-func (d *Directory) upsertUser(obj any) {
+// update applies one cache event to the index and publishes it to the
+// watchers with the index right after it. Events of the three informers
+// are applied one at a time, so each change's index is the one it made.
+func (d *Directory) update(c change, write func(ix *query.Index)) {
+	d.updateMu.Lock()
+	defer d.updateMu.Unlock()
+	write(d.index)
+	if !d.started {
+		return
+	}
+	c.snap = d.index.Snapshot()
+	d.publish(c)
+}
+
+func (d *Directory) upsertUser(old, obj any) {
 	u, ok := obj.(*iamv1alpha1.User)
 	if !ok {
 		return
 	}
-	d.index.UpsertUser(Record(u))
-	d.publish(change{kind: kindUser, user: u.Name, rv: d.observe(kindUser, u.ResourceVersion)})
+	prev, _ := old.(*iamv1alpha1.User)
+	d.update(change{kind: kindUser, user: u.Name, obj: u, old: prev, rv: d.observe(kindUser, u.ResourceVersion)},
+		func(ix *query.Index) { ix.UpsertUser(Record(u)) })
 }
 
 func (d *Directory) deleteUser(obj any) {
@@ -216,8 +258,8 @@ func (d *Directory) deleteUser(obj any) {
 	if !ok {
 		return
 	}
-	d.index.DeleteUser(u.Name)
-	d.publish(change{kind: kindUser, user: u.Name, deleted: u, rv: d.observe(kindUser, u.ResourceVersion)})
+	d.update(change{kind: kindUser, user: u.Name, old: u, rv: d.observe(kindUser, u.ResourceVersion)},
+		func(ix *query.Index) { ix.DeleteUser(u.Name) })
 }
 
 func membershipRecord(m *iamv1alpha1.Membership) query.Membership {
@@ -230,13 +272,13 @@ func membershipRecord(m *iamv1alpha1.Membership) query.Membership {
 	}
 }
 
-func (d *Directory) upsertMembership(obj any) {
+func (d *Directory) upsertMembership(_, obj any) {
 	m, ok := obj.(*iamv1alpha1.Membership)
 	if !ok {
 		return
 	}
-	d.index.UpsertMembership(membershipRecord(m))
-	d.publish(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, rv: d.observe(kindMembership, m.ResourceVersion)})
+	d.update(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, rv: d.observe(kindMembership, m.ResourceVersion)},
+		func(ix *query.Index) { ix.UpsertMembership(membershipRecord(m)) })
 }
 
 func (d *Directory) deleteMembership(obj any) {
@@ -244,17 +286,19 @@ func (d *Directory) deleteMembership(obj any) {
 	if !ok {
 		return
 	}
-	d.index.DeleteMembership(m.Name)
-	d.publish(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, rv: d.observe(kindMembership, m.ResourceVersion)})
+	d.update(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, rv: d.observe(kindMembership, m.ResourceVersion)},
+		func(ix *query.Index) { ix.DeleteMembership(m.Name) })
 }
 
-func (d *Directory) upsertOrganization(obj any) {
+// An organization that appears or goes makes its members visible to one
+// another or no longer.
+func (d *Directory) upsertOrganization(_, obj any) {
 	o, ok := obj.(*iamv1alpha1.Organization)
 	if !ok {
 		return
 	}
-	d.index.UpsertOrganization(query.Organization{Slug: o.Name, ID: o.Status.ID})
-	d.observe(kindOrganization, o.ResourceVersion)
+	d.update(change{kind: kindOrganization, org: o.Name, rv: d.observe(kindOrganization, o.ResourceVersion)},
+		func(ix *query.Index) { ix.UpsertOrganization(query.Organization{Slug: o.Name, ID: o.Status.ID}) })
 }
 
 func (d *Directory) deleteOrganization(obj any) {
@@ -262,8 +306,8 @@ func (d *Directory) deleteOrganization(obj any) {
 	if !ok {
 		return
 	}
-	d.index.DeleteOrganization(o.Name)
-	d.observe(kindOrganization, o.ResourceVersion)
+	d.update(change{kind: kindOrganization, org: o.Name, rv: d.observe(kindOrganization, o.ResourceVersion)},
+		func(ix *query.Index) { ix.DeleteOrganization(o.Name) })
 }
 
 // observe records that the cache delivered resourceVersion rv of a kind and
@@ -354,19 +398,6 @@ func (d *Directory) MembershipsOf(ctx context.Context, user string) ([]iamv1alph
 		return nil, err
 	}
 	return list.Items, nil
-}
-
-// membersOf returns the names of the users with a membership in org, in any state.
-func (d *Directory) membersOf(ctx context.Context, org string) []string {
-	var list iamv1alpha1.MembershipList
-	if err := d.cache.List(ctx, &list, client.MatchingFields{membershipOrgIndex: org}); err != nil {
-		return nil
-	}
-	names := make([]string, 0, len(list.Items))
-	for _, m := range list.Items {
-		names = append(names, m.Spec.User)
-	}
-	return names
 }
 
 // usersByIdentity returns the users that a Kubernetes user name maps to,

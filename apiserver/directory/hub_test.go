@@ -1,47 +1,123 @@
 package directory
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/authentication/user"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	"github.com/roster-dev/roster/apiserver/query"
 )
+
+func newTestWatcher(in int) *watcher {
+	return &watcher{in: make(chan change, in), done: make(chan struct{}), lagging: make(chan struct{})}
+}
 
 func TestSlowWatcherIsClosedWithoutBlockingOthers(t *testing.T) {
 	g := NewWithT(t)
 	h := newHub(16)
-	slow := &watcher{in: make(chan change, 2), done: make(chan struct{})}
-	fast := &watcher{in: make(chan change, 16), done: make(chan struct{})}
-	_, ok := h.subscribe(slow, 0)
+	slow, fast := newTestWatcher(2), newTestWatcher(16)
+	_, _, ok := h.subscribe(slow, 0)
 	g.Expect(ok).To(BeTrue())
-	_, ok = h.subscribe(fast, 0)
+	_, _, ok = h.subscribe(fast, 0)
 	g.Expect(ok).To(BeTrue())
 
 	for rv := uint64(1); rv <= 5; rv++ {
 		h.publish(change{kind: kindUser, user: "u", rv: rv})
 	}
 
-	g.Expect(slow.done).To(BeClosed(), "a watcher that fell behind is stopped")
-	g.Expect(slow.lagging).NotTo(BeNil(), "and told to list again")
+	g.Expect(slow.lagging).To(BeClosed(), "a watcher that fell behind is told to list again")
 	g.Expect(fast.in).To(HaveLen(5), "the other watcher got every change")
-	g.Expect(fast.done).NotTo(BeClosed())
+	g.Expect(fast.lagging).NotTo(BeClosed())
 	g.Expect(h.watchers).NotTo(HaveKey(slow))
 }
 
 func TestWatchResumesOnlyWithinHistory(t *testing.T) {
 	g := NewWithT(t)
 	h := newHub(3)
-	h.startAt(10)
+	ix := query.NewIndex()
+	h.startAt(10, ix.Snapshot())
+	snaps := map[uint64]*query.Snapshot{}
 	for rv := uint64(11); rv <= 15; rv++ {
-		h.publish(change{kind: kindUser, user: "u", rv: rv})
+		ix.UpsertUser(query.User{Name: fmt.Sprint("u", rv)})
+		snaps[rv] = ix.Snapshot()
+		h.publish(change{kind: kindUser, user: "u", rv: rv, snap: snaps[rv]})
 	}
 
-	_, ok := h.subscribe(&watcher{in: make(chan change, 8), done: make(chan struct{})}, 9)
+	_, _, ok := h.subscribe(newTestWatcher(8), 9)
 	g.Expect(ok).To(BeFalse(), "before the cache's start there is no history")
-	_, ok = h.subscribe(&watcher{in: make(chan change, 8), done: make(chan struct{})}, 11)
+	_, _, ok = h.subscribe(newTestWatcher(8), 11)
 	g.Expect(ok).To(BeFalse(), "history holds only the last 3 changes")
 
-	replay, ok := h.subscribe(&watcher{in: make(chan change, 8), done: make(chan struct{})}, 13)
+	replay, at, ok := h.subscribe(newTestWatcher(8), 13)
 	g.Expect(ok).To(BeTrue())
 	g.Expect(replay).To(HaveLen(2))
 	g.Expect(replay[0].rv).To(Equal(uint64(14)))
+	g.Expect(at).To(BeIdenticalTo(snaps[13]), "the index as it stood at the resourceVersion")
+
+	_, at, ok = h.subscribe(newTestWatcher(8), 12)
+	g.Expect(ok).To(BeTrue(), "the oldest change's resourceVersion is where history starts")
+	g.Expect(at).To(BeIdenticalTo(snaps[12]))
 }
+
+// A watcher whose client stops reading falls behind; once the client reads
+// again it gets the events already queued, then a 410 telling it to list
+// again, then the end of the stream (hardening 6).
+func TestSlowWatcherEndsWithGone(t *testing.T) {
+	g := NewWithT(t)
+	d := &Directory{opts: Options{WatchBuffer: 2}, index: query.NewIndex(), hub: newHub(64)}
+	d.hub.startAt(1, d.index.Snapshot())
+	caller := &Caller{Caller: query.Caller{Admin: true}, Identity: &user.DefaultInfo{Name: "root"}}
+	w, err := d.Watch(t.Context(), WatchRequest{
+		Caller: caller, Request: &query.ListRequest{}, ResourceVersion: "1",
+		View: func(u *iamv1alpha1.User, _ *Caller) runtime.Object { return u },
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer w.Stop()
+
+	ww := w.(*watcher)
+	for i := range 40 {
+		u := &iamv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("u", i)}}
+		d.index.UpsertUser(query.User{Name: u.Name})
+		d.hub.publish(change{kind: kindUser, user: u.Name, obj: u, snap: d.index.Snapshot(), rv: uint64(2 + i)})
+		// Let the watcher take the change while it can: it fills its
+		// stream until the client's side is full, and only then falls behind.
+		for wait := 0; len(ww.in) > 0 && wait < 20; wait++ {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	g.Eventually(ww.lagging).Should(BeClosed())
+
+	var events []watch.Event
+	timeout := time.After(10 * time.Second)
+	for done := false; !done; {
+		select {
+		case e, ok := <-w.ResultChan():
+			if !ok {
+				done = true
+				break
+			}
+			events = append(events, e)
+		case <-timeout:
+			t.Fatal("the stream did not end")
+		}
+	}
+	g.Expect(len(events)).To(BeNumerically(">", cap(ww.out)), "the events queued before the watcher fell behind")
+	last := events[len(events)-1]
+	g.Expect(last.Type).To(Equal(watch.Error))
+	status, ok := last.Object.(*metav1.Status)
+	g.Expect(ok).To(BeTrue())
+	g.Expect(status.Code).To(BeNumerically("==", 410))
+	g.Expect(apierrors.IsResourceExpired(apierrors.FromObject(status))).To(BeTrue())
+	for _, e := range events[:len(events)-1] {
+		g.Expect(e.Type).To(Equal(watch.Added))
+	}
+}
+

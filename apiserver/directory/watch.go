@@ -2,15 +2,18 @@ package directory
 
 import (
 	"context"
+	"sort"
 	"strconv"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	directoryv1alpha1 "github.com/roster-dev/roster/apiserver/apis/directory/v1alpha1"
 	"github.com/roster-dev/roster/apiserver/query"
 )
 
@@ -20,17 +23,24 @@ const (
 	kindOrganization = "Organization"
 )
 
-// change is one event of the cache that may change what a watcher sees.
+// change is one event of the cache that may change what a watcher sees,
+// with the index as it stood right after it: a watch resumed from a
+// resourceVersion replays changes against the index of their time, and so
+// sends exactly the events a live watch sent.
 type change struct {
 	kind string
-	// user is the user the change is about.
+	// user is the user the change is about: the User changed, or the user of
+	// the membership changed.
 	user string
-	// org is the organization of a membership change: its members' visibility
-	// may change too.
+	// org is the organization of a membership or organization change: its
+	// members' visibility may change too.
 	org string
-	// deleted is the last state of a deleted user.
-	deleted *iamv1alpha1.User
-	rv      uint64
+	// obj and old are a User change's new and previous state; obj is nil
+	// when the User was deleted, old when it was added.
+	obj, old *iamv1alpha1.User
+	// snap is the index right after the change.
+	snap *query.Snapshot
+	rv   uint64
 }
 
 // hub fans changes out to watchers and keeps a short history to resume
@@ -40,8 +50,10 @@ type hub struct {
 	watchers map[*watcher]struct{}
 	history  []change
 	size     int
-	// oldest is the resourceVersion before which history is incomplete.
+	// oldest is the resourceVersion before which history is incomplete, and
+	// base the index at that resourceVersion.
 	oldest uint64
+	base   *query.Snapshot
 }
 
 func newHub(size int) *hub {
@@ -55,7 +67,7 @@ func (h *hub) publish(c change) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.history) == h.size {
-		h.oldest = h.history[0].rv
+		h.oldest, h.base = h.history[0].rv, h.history[0].snap
 		h.history = append(h.history[:0], h.history[1:]...)
 	}
 	h.history = append(h.history, c)
@@ -70,24 +82,28 @@ func (h *hub) publish(c change) {
 	}
 }
 
-// subscribe registers w and returns the history newer than rv; ok is false
-// when history no longer reaches back to rv.
-func (h *hub) subscribe(w *watcher, rv uint64) (replay []change, ok bool) {
+// subscribe registers w and returns the history newer than rv and the index
+// as it stood at rv; ok is false when history no longer reaches back to rv.
+// rv 0 subscribes to what comes next only.
+func (h *hub) subscribe(w *watcher, rv uint64) (replay []change, at *query.Snapshot, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if rv > 0 && rv < h.oldest {
-		return nil, false
+		return nil, nil, false
 	}
 	h.watchers[w] = struct{}{}
 	if rv == 0 {
-		return nil, true
+		return nil, nil, true
 	}
+	at = h.base
 	for _, c := range h.history {
 		if c.rv > rv {
 			replay = append(replay, c)
+		} else {
+			at = c.snap
 		}
 	}
-	return replay, true
+	return replay, at, true
 }
 
 func (h *hub) unsubscribe(w *watcher) {
@@ -96,12 +112,13 @@ func (h *hub) unsubscribe(w *watcher) {
 	delete(h.watchers, w)
 }
 
-// startAt marks rv as the oldest resourceVersion a watch can resume from:
-// what the cache listed before it had no history of changes.
-func (h *hub) startAt(rv uint64) {
+// startAt marks rv as the oldest resourceVersion a watch can resume from,
+// with snap the index at that point: what the cache listed before it had no
+// history of changes.
+func (h *hub) startAt(rv uint64, snap *query.Snapshot) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.oldest = rv
+	h.oldest, h.base = rv, snap
 	h.history = h.history[:0]
 }
 
@@ -116,6 +133,8 @@ func (h *hub) closeAll() {
 
 // WatchRequest is a caller's watch of the users it may see.
 type WatchRequest struct {
+	// Caller is who watches. The watch keeps it up to date as the caller's
+	// own User changes (the Request's selectors read it too).
 	Caller  *Caller
 	Request *query.ListRequest
 	// ResourceVersion is where to resume; "" or "0" sends the current state
@@ -125,7 +144,7 @@ type WatchRequest struct {
 	// that marks its end, as the watch-list protocol asks.
 	SendInitialEvents bool
 	// View renders a User as the caller may see it.
-	View func(*iamv1alpha1.User) runtime.Object
+	View func(*iamv1alpha1.User, *Caller) runtime.Object
 	// Bookmark renders a bookmark at a resourceVersion, annotated as the end
 	// of the initial events.
 	Bookmark func(rv string) runtime.Object
@@ -133,8 +152,8 @@ type WatchRequest struct {
 
 // Watch streams the changes of the users the caller may see, including a
 // user becoming visible (ADDED) or invisible (DELETED) because a membership
-// changed. A watcher that falls behind by more than the watch buffer gets an
-// error event and is closed.
+// changed. A watcher that falls behind by more than the watch buffer gets a
+// 410 error event and is closed.
 func (d *Directory) Watch(ctx context.Context, req WatchRequest) (watch.Interface, error) {
 	var from uint64
 	if req.ResourceVersion != "" {
@@ -148,26 +167,29 @@ func (d *Directory) Watch(ctx context.Context, req WatchRequest) (watch.Interfac
 		from = 0
 	}
 	w := &watcher{
-		d:    d,
-		req:  req,
-		in:   make(chan change, d.opts.WatchBuffer),
-		out:  make(chan watch.Event, 16),
-		done: make(chan struct{}),
-		seen: map[string]bool{},
+		d:       d,
+		req:     req,
+		caller:  req.Caller,
+		in:      make(chan change, d.opts.WatchBuffer),
+		out:     make(chan watch.Event, 16),
+		done:    make(chan struct{}),
+		lagging: make(chan struct{}),
+		seen:    map[string]bool{},
 	}
-	replay, ok := d.hub.subscribe(w, from)
+	replay, at, ok := d.hub.subscribe(w, from)
 	if !ok {
 		return nil, apierrors.NewResourceExpired("too old resource version: " + req.ResourceVersion)
 	}
-	go w.run(ctx, from, replay)
+	go w.run(ctx, at, replay)
 	return w, nil
 }
 
 type watcher struct {
-	d   *Directory
-	req WatchRequest
-	in  chan change
-	out chan watch.Event
+	d      *Directory
+	req    WatchRequest
+	caller *Caller
+	in     chan change
+	out    chan watch.Event
 
 	once       sync.Once
 	done       chan struct{}
@@ -176,6 +198,11 @@ type watcher struct {
 
 	// seen holds the users the watcher has been told about and may still see.
 	seen map[string]bool
+	// replay is the history being replayed, and later the positions of its
+	// User changes by name: the state of a user at a point of the replay is
+	// the state before its next change.
+	replay      []change
+	userChanges map[string][]int
 }
 
 func (w *watcher) ResultChan() <-chan watch.Event { return w.out }
@@ -184,23 +211,30 @@ func (w *watcher) Stop() { w.stop() }
 
 func (w *watcher) stop() { w.once.Do(func() { close(w.done) }) }
 
-func (w *watcher) overflow() {
-	w.overflowed.Do(func() {
-		w.lagging = make(chan struct{})
-		close(w.lagging)
-		w.stop()
-	})
+// overflow marks the watcher as too far behind: it stops what it is doing
+// and ends its stream with a 410 the client cannot miss.
+func (w *watcher) overflow() { w.overflowed.Do(func() { close(w.lagging) }) }
+
+func (w *watcher) isLagging() bool {
+	select {
+	case <-w.lagging:
+		return true
+	default:
+		return false
+	}
 }
 
-func (w *watcher) run(ctx context.Context, from uint64, replay []change) {
+func (w *watcher) run(ctx context.Context, at *query.Snapshot, replay []change) {
 	defer close(w.out)
 	defer w.d.hub.unsubscribe(w)
+	defer w.sendGone(ctx)
 
-	snap := w.d.Snapshot()
-	initial := from == 0
-	r := *w.req.Request
-	r.Paged, r.Window = false, query.Window{}
-	res, err := snap.List(w.req.Caller.Caller, &r)
+	initial := at == nil
+	if initial {
+		at = w.d.Snapshot()
+	}
+	r := w.listRequest()
+	res, err := at.List(w.caller.Caller, &r)
 	if err != nil {
 		w.send(ctx, watch.Event{Type: watch.Error, Object: statusOf(err)})
 		return
@@ -219,25 +253,28 @@ func (w *watcher) run(ctx context.Context, from uint64, replay []change) {
 			return
 		}
 	}
-	for _, c := range replay {
-		if !w.apply(ctx, c) {
+	w.replay = replay
+	w.userChanges = map[string][]int{}
+	for i, c := range replay {
+		if c.kind == kindUser {
+			w.userChanges[c.user] = append(w.userChanges[c.user], i)
+		}
+	}
+	for i, c := range replay {
+		if !w.apply(ctx, c, i) {
 			return
 		}
 	}
+	w.replay, w.userChanges = nil, nil
 	for {
 		select {
 		case c := <-w.in:
-			if !w.apply(ctx, c) {
+			if !w.apply(ctx, c, -1) {
 				return
 			}
+		case <-w.lagging:
+			return
 		case <-w.done:
-			if w.lagging != nil {
-				// Tell the client to list again rather than miss changes.
-				select {
-				case w.out <- watch.Event{Type: watch.Error, Object: statusOf(apierrors.NewResourceExpired("the watch fell too far behind; list again"))}:
-				default:
-				}
-			}
 			return
 		case <-ctx.Done():
 			return
@@ -245,13 +282,44 @@ func (w *watcher) run(ctx context.Context, from uint64, replay []change) {
 	}
 }
 
-// apply turns one change into the events this watcher must see.
-func (w *watcher) apply(ctx context.Context, c change) bool {
-	if c.kind == kindUser {
-		return w.evaluate(ctx, c.user, c.deleted, true)
+// sendGone ends the stream of a watcher that fell too far behind with a 410,
+// waiting for the client to take it: it then lists again on purpose rather
+// than missing changes.
+func (w *watcher) sendGone(ctx context.Context) {
+	if !w.isLagging() {
+		return
 	}
-	for _, name := range append(w.d.membersOf(ctx, c.org), c.user) {
-		if !w.evaluate(ctx, name, nil, false) {
+	gone := watch.Event{Type: watch.Error, Object: statusOf(apierrors.NewResourceExpired("the watch fell too far behind; list again"))}
+	select {
+	case w.out <- gone:
+	case <-w.done:
+	case <-ctx.Done():
+	}
+}
+
+// listRequest is the watch's request without paging: a watch follows
+// the whole result.
+func (w *watcher) listRequest() query.ListRequest {
+	r := *w.req.Request
+	r.Paged, r.Window = false, query.Window{}
+	return r
+}
+
+// apply turns one change into the events this watcher must see. pos is the
+// change's position in the replay, or -1 for a live change.
+func (w *watcher) apply(ctx context.Context, c change, pos int) bool {
+	if c.kind == kindUser {
+		if w.concernsCaller(c) {
+			return w.recheckCaller(ctx, c, pos)
+		}
+		return w.evaluate(ctx, c.snap, c.user, c.obj, c.old, pos)
+	}
+	names := c.snap.MembersOf(c.org)
+	if c.user != "" {
+		names = append(names, c.user)
+	}
+	for _, name := range names {
+		if !w.evaluate(ctx, c.snap, name, nil, nil, pos) {
 			return false
 		}
 	}
@@ -259,38 +327,77 @@ func (w *watcher) apply(ctx context.Context, c change) bool {
 }
 
 // evaluate sends what changed about one user: ADDED when it became visible,
-// DELETED when it stopped being visible, MODIFIED when a visible user changed.
-func (w *watcher) evaluate(ctx context.Context, name string, deleted *iamv1alpha1.User, modified bool) bool {
-	visible := false
-	if deleted == nil {
-		ok, err := w.d.Snapshot().Matches(w.req.Caller.Caller, w.req.Request, name)
-		visible = ok && err == nil
-	}
+// DELETED when it stopped being visible, MODIFIED when a visible user
+// changed in a way the caller's view shows. obj and old are the user's new
+// and previous state when the change is the user's own.
+func (w *watcher) evaluate(ctx context.Context, snap *query.Snapshot, name string, obj, old *iamv1alpha1.User, pos int) bool {
+	r := w.listRequest()
+	ok, err := snap.Matches(w.caller.Caller, &r, name)
+	visible := ok && err == nil
 	was := w.seen[name]
 	switch {
 	case visible && !was:
-		if obj := w.current(ctx, name); obj != nil {
+		if obj == nil {
+			obj = w.stateAt(ctx, name, pos)
+		}
+		if obj != nil {
 			w.seen[name] = true
-			return w.send(ctx, watch.Event{Type: watch.Added, Object: obj})
+			return w.send(ctx, watch.Event{Type: watch.Added, Object: w.req.View(obj, w.caller)})
 		}
-	case visible && modified:
-		if obj := w.current(ctx, name); obj != nil {
-			return w.send(ctx, watch.Event{Type: watch.Modified, Object: obj})
+	case visible && obj != nil:
+		next := w.req.View(obj, w.caller)
+		if old != nil && sameView(w.req.View(old, w.caller), next) {
+			return true
 		}
+		return w.send(ctx, watch.Event{Type: watch.Modified, Object: next})
 	case !visible && was:
 		delete(w.seen, name)
-		last := deleted
+		last := obj
 		if last == nil {
-			if u, err := w.d.User(ctx, name); err == nil {
-				last = u
-			} else {
-				last = &iamv1alpha1.User{}
-				last.Name = name
-			}
+			last = old
 		}
-		return w.send(ctx, watch.Event{Type: watch.Deleted, Object: w.req.View(last)})
+		if last == nil {
+			last = w.stateAt(ctx, name, pos)
+		}
+		if last == nil {
+			last = &iamv1alpha1.User{}
+			last.Name = name
+		}
+		return w.send(ctx, watch.Event{Type: watch.Deleted, Object: w.req.View(last, w.caller)})
 	}
 	return true
+}
+
+// sameView reports whether two renderings of a user differ in nothing but
+// their resourceVersion: a change the caller cannot see sends nothing.
+func sameView(a, b runtime.Object) bool {
+	ua, ok1 := a.(*directoryv1alpha1.User)
+	ub, ok2 := b.(*directoryv1alpha1.User)
+	if !ok1 || !ok2 {
+		return false
+	}
+	ua, ub = ua.DeepCopy(), ub.DeepCopy()
+	ua.ResourceVersion, ub.ResourceVersion = "", ""
+	ua.Generation, ub.Generation = 0, 0
+	return equality.Semantic.DeepEqual(ua, ub)
+}
+
+// stateAt is the User named name as it stood at position pos of the replay:
+// the state before its next change in the replay, or the cached one when it
+// has not changed since (and for live changes).
+func (w *watcher) stateAt(ctx context.Context, name string, pos int) *iamv1alpha1.User {
+	if pos >= 0 {
+		positions := w.userChanges[name]
+		i := sort.SearchInts(positions, pos+1)
+		if i < len(positions) {
+			return w.replay[positions[i]].old
+		}
+	}
+	u, err := w.d.User(ctx, name)
+	if err != nil {
+		return nil
+	}
+	return u
 }
 
 func (w *watcher) current(ctx context.Context, name string) runtime.Object {
@@ -298,13 +405,86 @@ func (w *watcher) current(ctx context.Context, name string) runtime.Object {
 	if err != nil {
 		return nil
 	}
-	return w.req.View(u)
+	return w.req.View(u, w.caller)
+}
+
+// concernsCaller reports whether a User change may change who the caller is:
+// the caller's own User, or a User that claims the caller's name.
+func (w *watcher) concernsCaller(c change) bool {
+	if w.caller.User != nil && w.caller.User.Name == c.user {
+		return true
+	}
+	name := w.caller.Identity.GetName()
+	for _, u := range []*iamv1alpha1.User{c.obj, c.old} {
+		if u != nil && claims(u, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// recheckCaller maps the caller again after a change of their own User: an
+// open watch has the rights of its caller now, not those it started with.
+// An inactive caller's watch ends with a 403; a caller whose rights changed
+// gets the events that move their view from the old rights to the new.
+func (w *watcher) recheckCaller(ctx context.Context, c change, pos int) bool {
+	next, err := w.d.resolveCaller(ctx, w.caller.Identity)
+	if err != nil {
+		w.send(ctx, watch.Event{Type: watch.Error, Object: statusOf(err)})
+		return false
+	}
+	before := *w.caller
+	*w.caller = *next
+	if before.Admin == next.Admin && before.Caller.User == next.Caller.User {
+		return w.evaluate(ctx, c.snap, c.user, c.obj, c.old, pos)
+	}
+	r := w.listRequest()
+	res, err := c.snap.List(w.caller.Caller, &r)
+	if err != nil {
+		w.send(ctx, watch.Event{Type: watch.Error, Object: statusOf(err)})
+		return false
+	}
+	now := make(map[string]bool, len(res.Users))
+	for _, u := range res.Users {
+		now[u.Name] = true
+	}
+	for name := range w.seen {
+		if !now[name] {
+			if !w.evaluate(ctx, c.snap, name, nil, nil, pos) {
+				return false
+			}
+		}
+	}
+	for _, u := range res.Users {
+		obj := w.stateAt(ctx, u.Name, pos)
+		if u.Name == c.user {
+			obj = c.obj
+		}
+		if obj == nil {
+			continue
+		}
+		// The view of every user the caller still sees may have changed
+		// between basic and full.
+		if w.seen[u.Name] {
+			if !w.send(ctx, watch.Event{Type: watch.Modified, Object: w.req.View(obj, w.caller)}) {
+				return false
+			}
+			continue
+		}
+		w.seen[u.Name] = true
+		if !w.send(ctx, watch.Event{Type: watch.Added, Object: w.req.View(obj, w.caller)}) {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *watcher) send(ctx context.Context, e watch.Event) bool {
 	select {
 	case w.out <- e:
 		return true
+	case <-w.lagging:
+		return false
 	case <-w.done:
 		return false
 	case <-ctx.Done():

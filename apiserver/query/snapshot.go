@@ -60,6 +60,26 @@ func (s *Snapshot) OrganizationsOf(userName string) []MembershipRole {
 	return out
 }
 
+// MembersOf returns the names of the users with a membership in org, in any
+// state, whether or not org exists: the users whose visibility a change of
+// org or of one of its memberships may change.
+func (s *Snapshot) MembersOf(org string) []string {
+	o, ok := s.st.orgs.get(org)
+	if !ok || o.all == nil {
+		return nil
+	}
+	b := newBitset(s.st.slots)
+	o.all.orInto(b)
+	var names []string
+	b.each(func(slot uint32) bool {
+		if r := s.rec(slot); r != nil {
+			names = append(names, r.Name)
+		}
+		return true
+	})
+	return names
+}
+
 // Visible reports whether the caller may see the user named userName
 // without an organization context: GET by name and watch events. A user
 // that does not exist is not visible.
@@ -251,6 +271,14 @@ func (c *conditions) test(u *userRec) bool {
 		}
 	}
 	return true
+}
+
+// Authorize returns the error List would for a request the caller may not
+// make (an unknown organization, or one the caller is not an active member
+// of), without listing anything.
+func (s *Snapshot) Authorize(c Caller, r *ListRequest) error {
+	_, err := s.scopeOf(c, r.Org)
+	return err
 }
 
 // Matches reports whether the user named userName is in the result of r

@@ -31,6 +31,14 @@ type stream struct {
 	events []event
 	code   int
 	cancel func()
+	done   bool
+}
+
+// ended reports whether the server ended the stream.
+func (s *stream) ended() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done
 }
 
 func (s *stream) Events() []event {
@@ -69,6 +77,9 @@ func watchUsers(cfg *rest.Config, query string) *stream {
 				Object map[string]any `json:"object"`
 			}
 			if err := dec.Decode(&raw); err != nil {
+				s.mu.Lock()
+				s.done = true
+				s.mu.Unlock()
 				return
 			}
 			md, _ := raw.Object["metadata"].(map[string]any)
@@ -83,14 +94,7 @@ func watchUsers(cfg *rest.Config, query string) *stream {
 }
 
 var _ = Describe("Watch", func() {
-	BeforeEach(func() {
-		org := &iamv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: "wlab"}}
-		Expect(k8sClient.Create(ctx, org)).To(Succeed())
-		org.Status.ID = 50
-		Expect(k8sClient.Status().Update(ctx, org)).To(Succeed())
-		DeferCleanup(func() { Expect(k8sClient.Delete(ctx, org)).To(Succeed()) })
-		Eventually(func() int { return do(as("admin"), "GET", base+"?org=wlab", nil).Code }).Should(Equal(200))
-	})
+	BeforeEach(func() { makeOrg("wlab", 50) })
 
 	It("sends the visible users, then ADDED and DELETED as memberships change what the caller may see", func() {
 		makeUser("w-watcher", 201, "wlab")

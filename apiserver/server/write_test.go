@@ -44,6 +44,17 @@ func makeUser(name string, id int64, orgs ...string) *iamv1alpha1.User {
 	return u
 }
 
+// makeOrg creates an Organization with an ID and removes it after the spec.
+func makeOrg(slug string, id int64) {
+	GinkgoHelper()
+	org := &iamv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: slug}}
+	Expect(k8sClient.Create(ctx, org)).To(Succeed())
+	org.Status.ID = id
+	Expect(k8sClient.Status().Update(ctx, org)).To(Succeed())
+	DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, org))).To(Succeed()) })
+	Eventually(func() int { return do(as("admin"), "GET", base+"?org="+slug, nil).Code }).Should(Equal(200))
+}
+
 // stored reads the User CRD straight from kube-apiserver.
 func stored(name string) *iamv1alpha1.User {
 	GinkgoHelper()

@@ -80,7 +80,7 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 		return nil, err
 	}
 	lq := directory.ListQueryFrom(ctx)
-	req, err := r.listRequest(ctx, lq, options)
+	req, err := r.listRequest(ctx, caller, lq, options)
 	if err != nil {
 		return nil, err
 	}
@@ -123,8 +123,11 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 }
 
 // listRequest parses the REST query parameters and adds the Kubernetes label
-// and field selectors.
-func (r *REST) listRequest(ctx context.Context, lq directory.ListQuery, options *metainternalversion.ListOptions) (*query.ListRequest, error) {
+// and field selectors. Labels are part of the full view only: a label
+// selector sees the labels of the caller's own record (all of them for an
+// administrator) and none of anyone else's, so it cannot probe what the
+// basic view hides.
+func (r *REST) listRequest(ctx context.Context, caller *directory.Caller, lq directory.ListQuery, options *metainternalversion.ListOptions) (*query.ListRequest, error) {
 	req, err := query.ParseListRequest(lq.Values, lq.Header, r.dir.Options().Page)
 	if err != nil {
 		return nil, engineError(err)
@@ -149,6 +152,9 @@ func (r *REST) listRequest(ctx context.Context, lq directory.ListQuery, options 
 		}
 		if label == nil || label.Empty() {
 			return true
+		}
+		if !caller.Admin && !caller.IsSelf(u.Name) {
+			return label.Matches(labels.Set(nil))
 		}
 		obj, err := r.dir.User(ctx, u.Name)
 		return err == nil && label.Matches(labels.Set(obj.Labels))
@@ -267,15 +273,20 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 	if err != nil {
 		return nil, err
 	}
-	req, err := r.listRequest(ctx, directory.ListQueryFrom(ctx), options)
+	req, err := r.listRequest(ctx, caller, directory.ListQueryFrom(ctx), options)
 	if err != nil {
 		return nil, err
+	}
+	// A watch the caller may not make is refused before its stream starts,
+	// with the status a list would have.
+	if err := r.dir.Snapshot().Authorize(caller.Caller, req); err != nil {
+		return nil, engineError(err)
 	}
 	wr := directory.WatchRequest{
 		Caller:  caller,
 		Request: req,
-		View: func(u *iamv1alpha1.User) runtime.Object {
-			return view(u, caller.Admin || caller.IsSelf(u.Name))
+		View: func(u *iamv1alpha1.User, c *directory.Caller) runtime.Object {
+			return view(u, c.Admin || c.IsSelf(u.Name))
 		},
 		Bookmark: func(rv string) runtime.Object {
 			return &directoryv1alpha1.User{ObjectMeta: metav1.ObjectMeta{

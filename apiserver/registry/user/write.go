@@ -216,7 +216,7 @@ func (r *REST) writableUser(ctx context.Context, name, verb string) (*directory.
 // record for an administrator, per the field rules of spec section 7, written
 // through to the User CRD with a resourceVersion precondition.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc,
-	updateValidation rest.ValidateObjectUpdateFunc, _ bool, _ *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	caller, current, err := r.writableUser(ctx, name, "change")
 	if err != nil {
 		return nil, false, err
@@ -258,13 +258,16 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	if precondition != "" {
 		patch = client.MergeFromWithOptions(current, client.MergeFromWithOptimisticLock{})
 	}
-	if err := r.dir.Client().Patch(ctx, next, patch); err != nil {
+	dryRun := options != nil && isDryRun(options.DryRun)
+	if err := r.dir.Client().Patch(ctx, next, patch, writeOptions[client.PatchOption](dryRun)...); err != nil {
 		if apierrors.IsConflict(err) {
 			return nil, false, conflict(current.Name)
 		}
 		return nil, false, err
 	}
-	r.dir.WaitForUser(ctx, next.ResourceVersion, readYourWritesTimeout)
+	if !dryRun {
+		r.dir.WaitForUser(ctx, next.ResourceVersion, readYourWritesTimeout)
+	}
 	out := view(next, true)
 	if caller.IsSelf(next.Name) {
 		out.Organizations = organizations(r.dir.Snapshot().OrganizationsOf(next.Name))
@@ -279,7 +282,7 @@ func conflict(name string) error {
 
 // Create makes a new user: administrators create any user; with
 // self-registration on, a caller with no User yet may create its own.
-func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
 	caller, err := r.dir.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -294,6 +297,10 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	name := u.Name
 	if name == "" && u.GenerateName == "" {
 		name = u.Username
+	}
+	if isSelfAlias(name) {
+		return nil, apierrors.NewInvalid(directoryv1alpha1.SchemeGroupVersion.WithKind("User").GroupKind(), name,
+			field.ErrorList{field.Invalid(field.NewPath("metadata", "name"), name, "the name is reserved: users/self and users/~ name the caller's own user")})
 	}
 	if errs := validation.IsDNS1123Subdomain(name); name != "" && len(errs) > 0 {
 		return nil, apierrors.NewInvalid(directoryv1alpha1.SchemeGroupVersion.WithKind("User").GroupKind(), name,
@@ -330,13 +337,16 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if next.Spec.Username == "" {
 		next.Spec.Username = u.Username
 	}
-	if err := r.dir.Client().Create(ctx, next); err != nil {
+	dryRun := options != nil && isDryRun(options.DryRun)
+	if err := r.dir.Client().Create(ctx, next, writeOptions[client.CreateOption](dryRun)...); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return nil, apierrors.NewAlreadyExists(resource, name)
 		}
 		return nil, err
 	}
-	r.dir.WaitForUser(ctx, next.ResourceVersion, readYourWritesTimeout)
+	if !dryRun {
+		r.dir.WaitForUser(ctx, next.ResourceVersion, readYourWritesTimeout)
+	}
 	return view(next, true), nil
 }
 
@@ -363,16 +373,17 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 			pre.ResourceVersion = options.Preconditions.ResourceVersion
 		}
 	}
+	dryRun := options != nil && isDryRun(options.DryRun)
 	memberships, err := r.dir.MembershipsOf(ctx, current.Name)
 	if err != nil {
 		return nil, false, err
 	}
 	for i := range memberships {
-		if err := r.dir.Client().Delete(ctx, &memberships[i]); client.IgnoreNotFound(err) != nil {
+		if err := r.dir.Client().Delete(ctx, &memberships[i], writeOptions[client.DeleteOption](dryRun)...); client.IgnoreNotFound(err) != nil {
 			return nil, false, fmt.Errorf("deleting membership %s: %w", memberships[i].Name, err)
 		}
 	}
-	if err := r.dir.Client().Delete(ctx, current, pre); err != nil {
+	if err := r.dir.Client().Delete(ctx, current, append(writeOptions[client.DeleteOption](dryRun), pre)...); err != nil {
 		if apierrors.IsConflict(err) {
 			return nil, false, conflict(current.Name)
 		}
@@ -381,6 +392,24 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		}
 		return nil, false, err
 	}
-	r.dir.WaitForUserGone(ctx, current.Name, readYourWritesTimeout)
+	if !dryRun {
+		r.dir.WaitForUserGone(ctx, current.Name, readYourWritesTimeout)
+	}
 	return out, true, nil
+}
+
+// isDryRun reports whether a write's dryRun option asks to check and render
+// the write without storing it. The generic API server has already refused
+// any value but "All".
+func isDryRun(dryRun []string) bool { return len(dryRun) > 0 }
+
+// writeOptions passes a dry run on to kube-apiserver, so that the CRD's own
+// validation and admission run and nothing is stored. O is the option type
+// of the write (client.CreateOption, client.PatchOption, ...), all of which
+// client.DryRunAll is.
+func writeOptions[O any](dryRun bool) []O {
+	if dryRun {
+		return []O{any(client.DryRunAll).(O)}
+	}
+	return nil
 }
