@@ -120,4 +120,3 @@ func TestSlowWatcherEndsWithGone(t *testing.T) {
 		g.Expect(e.Type).To(Equal(watch.Added))
 	}
 }
-

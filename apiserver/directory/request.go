@@ -2,12 +2,31 @@ package directory
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 )
+
+// MaxQueryBytes bounds the query of a request: no list parameter needs more,
+// and a longer one is refused with a 414 before it is parsed.
+const MaxQueryBytes = 64 << 10
+
+// writeStatus answers a request the filter refuses with a Status, as the
+// generic server answers the requests it refuses.
+func writeStatus(w http.ResponseWriter, code int, reason metav1.StatusReason, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(&metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure, Code: int32(code), Reason: reason, Message: message,
+	})
+}
 
 // ListQuery is the raw query and the organization header of a request. The
 // generic API server hands list storage only the Kubernetes list options, so
@@ -40,6 +59,11 @@ func ListQueryFrom(ctx context.Context) ListQuery {
 //     not know is refused rather than silently dropped.
 func (d *Directory) Filter(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.URL.RawQuery) > MaxQueryBytes {
+			writeStatus(w, http.StatusRequestURITooLong, "RequestURITooLong",
+				fmt.Sprintf("the request's query is longer than the directory accepts (%d bytes)", MaxQueryBytes))
+			return
+		}
 		ctx := r.Context()
 		q := ListQuery{Path: r.URL.Path, Values: r.URL.Query(), Header: http.Header{}}
 		if v := r.Header.Values("X-Organization"); len(v) > 0 {

@@ -1,15 +1,19 @@
 package server_test
 
 import (
+	"io"
+	"net/http"
 	"net/url"
 	"os/exec"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	gtypes "github.com/onsi/gomega/types"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
@@ -222,6 +226,79 @@ var _ = Describe("Hardening", func() {
 			err := k8sClient.Create(ctx, &iamv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: "self"}})
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
 			Expect(err.Error()).To(ContainSubstring("metadata.name self is reserved: users/self names the caller's own user in the directory"))
+		})
+	})
+
+	Describe("server-side apply of a bad configuration (8)", func() {
+		DescribeTable("answers 422 naming the field, and changes nothing",
+			func(body, field string) {
+				makeUser("h-apply", 351)
+				before := stored("h-apply")
+				r := do(as("admin"), "PATCH", base+"/h-apply?fieldManager=hardening", []byte(body), "Content-Type", "application/apply-patch+yaml")
+				Expect(r.Code).To(Equal(422), string(r.Body))
+				Expect(r.Message()).To(ContainSubstring(field))
+				Expect(stored("h-apply").Spec).To(Equal(before.Spec))
+			},
+			Entry("an unknown field", "apiVersion: directory.roster.dev/v1alpha1\nkind: User\nmetadata:\n  name: h-apply\nnickname: hh\n", "nickname"),
+			Entry("a mistyped field", "apiVersion: directory.roster.dev/v1alpha1\nkind: User\nmetadata:\n  name: h-apply\nid: seven\n", "id"),
+			Entry("a mistyped boolean", "apiVersion: directory.roster.dev/v1alpha1\nkind: User\nmetadata:\n  name: h-apply\nisActive: maybe\n", "isActive"),
+			Entry("a list where a string belongs", "apiVersion: directory.roster.dev/v1alpha1\nkind: User\nmetadata:\n  name: h-apply\nfirstName: [a, b]\n", "firstName"),
+		)
+	})
+
+	Describe("very long queries (9)", func() {
+		// status sends a query of n bytes through kube-apiserver over HTTP/1.1
+		// or HTTP/2. Past kube-apiserver's own limit (1 MiB, and 4 KiB more
+		// over HTTP/1.1) kube-apiserver refuses the request itself: the
+		// HTTP/2 client does not send it, and over HTTP/1.1 the connection may
+		// close before the client reads the 431. Those give status 0.
+		status := func(n int, proto string) int {
+			cfg := as("alice")
+			cfg.NextProtos = []string{proto}
+			hc, err := rest.HTTPClientFor(cfg)
+			Expect(err).NotTo(HaveOccurred())
+			req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(cfg.Host, "/")+base+"?search="+strings.Repeat("a", n), nil)
+			Expect(err).NotTo(HaveOccurred())
+			resp, err := hc.Do(req)
+			if err != nil {
+				Expect(n).To(BeNumerically(">=", 1<<20-8<<10), "%s: %s", proto, err.Error()[max(0, len(err.Error())-120):])
+				return 0
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			return resp.StatusCode
+		}
+
+		DescribeTable("answers a 4xx, never a 5xx, whatever the length of the query",
+			func(n int, want gtypes.GomegaMatcher) {
+				for _, proto := range []string{"http/1.1", "h2"} {
+					if code := status(n, proto); code != 0 {
+						Expect(code).To(want, "%d bytes over %s", n, proto)
+					}
+				}
+			},
+			Entry("8 KiB", 8<<10, Equal(200)),
+			Entry("the documented limit", 64<<10-len("search="), Equal(200)),
+			Entry("just past the documented limit", 64<<10, Equal(414)),
+			Entry("512 KiB", 512<<10, Equal(414)),
+			Entry("1 MiB", 1<<20, SatisfyAny(Equal(414), Equal(431))),
+			Entry("2 MiB", 2<<20, Equal(431)),
+		)
+
+		It("answers every length around kube-apiserver's limit with a 4xx", func() {
+			for n := 1<<20 - 1024; n <= 1<<20+512; n += 128 {
+				for _, proto := range []string{"http/1.1", "h2"} {
+					if code := status(n, proto); code != 0 {
+						Expect(code).To(SatisfyAny(Equal(414), Equal(431)), "%d bytes over %s", n, proto)
+					}
+				}
+			}
+		})
+
+		It("names the limit", func() {
+			r := do(as("alice"), "GET", base+"?search="+strings.Repeat("a", 64<<10+1), nil)
+			Expect(r.Code).To(Equal(414), string(r.Body))
+			Expect(r.Message()).To(Equal("the request's query is longer than the directory accepts (65536 bytes)"))
 		})
 	})
 })

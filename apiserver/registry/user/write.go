@@ -6,6 +6,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -227,7 +228,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	old.ResourceVersion = ""
 	obj, err := objInfo.UpdatedObject(ctx, old.DeepCopy())
 	if err != nil {
-		return nil, false, err
+		return nil, false, applyError(current.Name, err)
 	}
 	updated, ok := obj.(*directoryv1alpha1.User)
 	if !ok {
@@ -412,4 +413,39 @@ func writeOptions[O any](dryRun bool) []O {
 		return []O{any(client.DryRunAll).(O)}
 	}
 	return nil
+}
+
+// applyError turns the field manager's refusal of an applied configuration
+// (a field the schema does not declare, a value of the wrong type), which
+// the generic server reports as a 500, into a 422 naming each field. Other
+// errors pass unchanged.
+func applyError(name string, err error) error {
+	const typed = "failed to create typed patch object"
+	msg := err.Error()
+	if _, ok := err.(apierrors.APIStatus); ok || !strings.Contains(msg, typed) {
+		return err
+	}
+	if i := strings.Index(msg, "): "); i >= 0 {
+		msg = msg[i+len("): "):]
+	}
+	var errs field.ErrorList
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "errors:"))
+		path, detail, ok := strings.Cut(line, ": ")
+		if !ok || !strings.HasPrefix(path, ".") {
+			continue
+		}
+		// "expected boolean, got &{maybe}": the value as the decoder saw it
+		// says nothing to a user.
+		detail, _, _ = strings.Cut(detail, ", got ")
+		kind := field.ErrorTypeInvalid
+		if detail == "field not declared in schema" {
+			kind = field.ErrorTypeForbidden
+		}
+		errs = append(errs, &field.Error{Type: kind, Field: strings.TrimPrefix(path, "."), BadValue: field.OmitValueType{}, Detail: detail})
+	}
+	if len(errs) == 0 {
+		return apierrors.NewBadRequest(msg)
+	}
+	return apierrors.NewInvalid(directoryv1alpha1.SchemeGroupVersion.WithKind("User").GroupKind(), name, errs)
 }
