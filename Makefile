@@ -61,6 +61,15 @@ verify: manifests generate fmt ## Fail when generated files or go.mod are stale.
 		git status --porcelain; git --no-pager diff --stat; exit 1; \
 	fi
 
+FUZZ_REQUESTS ?= 20000
+FUZZ_TIME ?= 2m
+.PHONY: fuzz
+fuzz: envtest ## Fuzz the directory over HTTP and its parsers, longer than make test does (FUZZ_REQUESTS, FUZZ_TIME).
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" ROSTER_FUZZ_REQUESTS=$(FUZZ_REQUESTS) $(GO) test -count=1 -timeout 60m ./apiserver/server \
+		-ginkgo.focus='Fuzz answers random' -ginkgo.v
+	$(GO) test -run '^$$' -fuzz '^FuzzCompileFilter$$' -fuzztime $(FUZZ_TIME) ./apiserver/query
+	$(GO) test -run '^$$' -fuzz '^FuzzParseListRequest$$' -fuzztime $(FUZZ_TIME) ./apiserver/query
+
 ##@ Run
 
 RUN_FLAGS ?=

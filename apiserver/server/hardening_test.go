@@ -246,6 +246,14 @@ var _ = Describe("Hardening", func() {
 		)
 	})
 
+	Describe("patches that do not apply (found by the fuzz)", func() {
+		It("answers a strategic merge patch with an unknown directive with a 400", func() {
+			r := do(as("bob"), "PATCH", base+"/bob", []byte(`{"$patch":"dElete"}`), "Content-Type", "application/strategic-merge-patch+json")
+			Expect(r.Code).To(Equal(400), string(r.Body))
+			Expect(r.Message()).To(Equal("the patch does not apply: unknown patch type: dElete in map: map[$patch:dElete]"))
+		})
+	})
+
 	Describe("very long queries (9)", func() {
 		// status sends a query of n bytes through kube-apiserver over HTTP/1.1
 		// or HTTP/2. Past kube-apiserver's own limit (1 MiB, and 4 KiB more

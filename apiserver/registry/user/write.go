@@ -228,7 +228,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	old.ResourceVersion = ""
 	obj, err := objInfo.UpdatedObject(ctx, old.DeepCopy())
 	if err != nil {
-		return nil, false, applyError(current.Name, err)
+		return nil, false, patchError(current.Name, err)
 	}
 	updated, ok := obj.(*directoryv1alpha1.User)
 	if !ok {
@@ -415,15 +415,20 @@ func writeOptions[O any](dryRun bool) []O {
 	return nil
 }
 
-// applyError turns the field manager's refusal of an applied configuration
-// (a field the schema does not declare, a value of the wrong type), which
-// the generic server reports as a 500, into a 422 naming each field. Other
-// errors pass unchanged.
-func applyError(name string, err error) error {
+// patchError turns a patch the generic server could not apply to the
+// caller's view, which it reports as a 500, into the client's error: the
+// field manager's refusal of an applied configuration (a field the schema
+// does not declare, a value of the wrong type) is a 422 naming each field,
+// any other patch that does not apply (an unknown strategic-merge
+// directive, say) a 400 with its message.
+func patchError(name string, err error) error {
+	if _, ok := err.(apierrors.APIStatus); ok {
+		return err
+	}
 	const typed = "failed to create typed patch object"
 	msg := err.Error()
-	if _, ok := err.(apierrors.APIStatus); ok || !strings.Contains(msg, typed) {
-		return err
+	if !strings.Contains(msg, typed) {
+		return apierrors.NewBadRequest("the patch does not apply: " + msg)
 	}
 	if i := strings.Index(msg, "): "); i >= 0 {
 		msg = msg[i+len("): "):]
