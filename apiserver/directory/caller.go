@@ -100,12 +100,17 @@ type loginRecorder struct {
 	client   client.Client
 	interval time.Duration
 
-	mu   sync.Mutex
-	last map[string]time.Time
+	mu sync.Mutex
+	// last is the time of the last write per account (UID): a user deleted
+	// and re-created under the same name is another account.
+	last map[types.UID]time.Time
+	// pruneAt is the size of last at which entries older than the interval
+	// are dropped.
+	pruneAt int
 }
 
 func newLoginRecorder(c client.Client, interval time.Duration) *loginRecorder {
-	return &loginRecorder{client: c, interval: interval, last: map[string]time.Time{}}
+	return &loginRecorder{client: c, interval: interval, last: map[types.UID]time.Time{}}
 }
 
 // record writes the user's lastLogin when the last write is older than the
@@ -121,11 +126,19 @@ func (r *loginRecorder) record(ctx context.Context, d *Directory, u *iamv1alpha1
 		return
 	}
 	r.mu.Lock()
-	if t, ok := r.last[u.Name]; ok && now.Sub(t) < r.interval {
+	if t, ok := r.last[u.UID]; ok && now.Sub(t) < r.interval {
 		r.mu.Unlock()
 		return
 	}
-	r.last[u.Name] = now
+	r.last[u.UID] = now
+	if len(r.last) >= r.pruneAt {
+		for uid, t := range r.last {
+			if now.Sub(t) >= r.interval {
+				delete(r.last, uid)
+			}
+		}
+		r.pruneAt = max(1024, 2*len(r.last))
+	}
 	r.mu.Unlock()
 
 	patch := client.RawPatch(types.MergePatchType,

@@ -432,19 +432,26 @@ func (d *Directory) Client() client.Client { return d.client }
 // Options returns the directory's settings.
 func (d *Directory) Options() Options { return d.opts }
 
-// UsernameTakenBy returns the name of another User than except whose
-// effective username is username, or "".
-func (d *Directory) UsernameTakenBy(ctx context.Context, username, except string) string {
+// UsernameTakenBy returns the name of the User that holds username against
+// the User named except ("" for a new user): the oldest claimant (by creation
+// time, then name) keeps a username, as the controllers decide, so a User
+// older than every other claimant is never blocked by a later one. It
+// returns "" when username is free for except, and an error when the cache
+// cannot tell.
+func (d *Directory) UsernameTakenBy(ctx context.Context, username, except string) (string, error) {
 	users, err := d.usersByIdentity(ctx, username)
 	if err != nil {
-		return ""
+		return "", fmt.Errorf("looking up the users named %q: %w", username, err)
 	}
 	for _, u := range users {
-		if u.Name != except && u.EffectiveUsername() == username {
-			return u.Name
+		if u.Name == except {
+			return "", nil
+		}
+		if u.EffectiveUsername() == username {
+			return u.Name, nil
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // WaitForUser blocks until the cache shows the User write that returned

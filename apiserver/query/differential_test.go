@@ -48,9 +48,11 @@ func (m *model) has(user, org string, activeOnly bool, roles ...Role) bool {
 	return false
 }
 
+// hasAny reports a membership in an organization that exists: one of an
+// organization that does not is no organization at all.
 func (m *model) hasAny(user string) bool {
 	for _, ms := range m.members {
-		if ms.User == user {
+		if _, ok := m.orgs[ms.Organization]; ok && ms.User == user {
 			return true
 		}
 	}
@@ -96,7 +98,7 @@ func (m *model) visible(c Caller, ctx OrgContext) (func(User) bool, error) {
 		if ctx.ByID {
 			name = fmt.Sprint(ctx.ID)
 		}
-		return nil, &Error{Status: 404, Message: "`" + name + "` organization does not exist."}
+		return nil, &Error{Status: 404, Message: name + " organization does not exist."}
 	}
 	if c.Admin {
 		return func(u User) bool { return m.has(u.Name, o.Slug, false) }, nil

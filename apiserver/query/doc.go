@@ -93,8 +93,8 @@
 //
 // Visibility (spec section 6):
 //   - A 404 for an unknown organization comes before a 403. Its message is
-//     the spec's text with the organization as written in the request (slug
-//     or id) between backquotes: "`acme` organization does not exist.". The
+//     the spec's plain text with the organization as written in the request
+//     (slug or id): "acme organization does not exist.". The
 //     403 reads "You are not an active member of the `acme` organization.".
 //   - An organization named only by memberships (its Organization object
 //     does not exist or was deleted) is unknown: a 404, and it makes no one

@@ -373,17 +373,43 @@ func (w *writer) setMember(org string, slot uint32, inAll, inActive bool) {
 	st.orgs = st.orgs.set(w.gen, org, &nr)
 }
 
+// syncLoner puts user in the personal workspace when none of its
+// memberships is of an organization that exists: a membership of an
+// organization that does not is no organization.
 func (w *writer) syncLoner(user string) {
 	slot, ok := w.st.names.get(user)
 	if !ok {
 		return
 	}
 	refs, _ := w.st.byUser.get(user)
-	if len(refs) == 0 {
+	loner := true
+	for _, r := range refs {
+		if o, ok := w.st.orgs.get(r.org); ok && o.present {
+			loner = false
+			break
+		}
+	}
+	if loner {
 		w.st.loners = w.st.loners.add(w.gen, slot)
 	} else {
 		w.st.loners = w.st.loners.remove(w.gen, slot)
 	}
+}
+
+// syncLonersOf re-sorts the members of an organization that appeared or
+// went between the personal workspace and the rest.
+func (w *writer) syncLonersOf(rec *orgRec) {
+	if rec == nil || rec.all.len() == 0 {
+		return
+	}
+	b := newBitset(w.st.slots)
+	rec.all.orInto(b)
+	b.each(func(slot uint32) bool {
+		if r := w.st.users.get(slot); r != nil {
+			w.syncLoner(r.Name)
+		}
+		return true
+	})
 }
 
 func (w *writer) setRefs(user string, refs []memberRef) {
@@ -450,10 +476,14 @@ func (w *writer) upsertOrganization(o Organization) {
 			w.dropOrgID(nr.ID, o.Slug)
 		}
 	}
+	appeared := !ok || !rec.present
 	nr.Organization = o
 	nr.present = true
 	st.orgs = st.orgs.set(w.gen, o.Slug, &nr)
 	st.orgIDs = st.orgIDs.set(w.gen, o.ID, o.Slug)
+	if appeared {
+		w.syncLonersOf(&nr)
+	}
 }
 
 func (w *writer) dropOrgID(id int64, slug string) {
@@ -477,4 +507,5 @@ func (w *writer) deleteOrganization(slug string) {
 	nr.present = false
 	nr.Organization = Organization{Slug: slug}
 	st.orgs = st.orgs.set(w.gen, slug, &nr)
+	w.syncLonersOf(&nr)
 }

@@ -126,10 +126,11 @@ func ParseListRequest(q url.Values, h http.Header, opts ParseOptions) (*ListRequ
 	r.FirstName, _ = get("first_name")
 	r.LastName, _ = get("last_name")
 	if v, ok := get("is_active"); ok {
+		// As clients write booleans: Python's True and False, 1 and 0.
 		switch v {
-		case "true":
+		case "true", "True", "1":
 			r.IsActive = new(true)
-		case "false":
+		case "false", "False", "0":
 			r.IsActive = new(false)
 		default:
 			return nil, badRequest("is_active", "is_active: %q is not true or false", v)
@@ -174,7 +175,10 @@ func ParseListRequest(q url.Values, h http.Header, opts ParseOptions) (*ListRequ
 	r.PageSize = opts.DefaultPageSize
 	if sizeOK && size != "" {
 		r.Paged = true
-		if r.PageSize, err = positive("page_size", size); err != nil {
+		if size == "all" {
+			// The largest page the server allows; next says when there is more.
+			r.PageSize = opts.MaxPageSize
+		} else if r.PageSize, err = positive("page_size", size); err != nil {
 			return nil, err
 		}
 		r.PageSize = min(r.PageSize, opts.MaxPageSize)
@@ -191,6 +195,9 @@ func ParseListRequest(q url.Values, h http.Header, opts ParseOptions) (*ListRequ
 		return nil, badRequest("org_id", "org_id: can't be used together with org or the %s header", OrgHeader)
 	case orgOK && headerOK && org != header:
 		return nil, badRequest("org", "org: %q differs from the %s header %q", org, OrgHeader, header)
+	case orgIDOK && orgID == "":
+		// An empty org_id is the personal workspace, as an empty org is.
+		r.Org = OrgContext{Set: true}
 	case orgIDOK:
 		id, perr := strconv.ParseInt(orgID, 10, 64)
 		if perr != nil {

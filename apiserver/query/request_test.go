@@ -55,6 +55,20 @@ func TestParseListRequest(t *testing.T) {
 		{"page_size alone pages from page 1", "page_size=3", nil, func(g Gomega, r *ListRequest) {
 			g.Expect([]any{r.Paged, r.Page, r.PageSize}).To(Equal([]any{true, 1, 3}))
 		}},
+		{"page_size=all is the largest page", "page_size=all", nil, func(g Gomega, r *ListRequest) {
+			g.Expect(r.Paged).To(BeTrue())
+			g.Expect(r.PageSize).To(Equal(1000))
+			g.Expect(r.Page).To(Equal(1))
+		}},
+		{"org_id empty is the personal workspace", "org_id=", nil, func(g Gomega, r *ListRequest) {
+			g.Expect(r.Org).To(Equal(OrgContext{Set: true}))
+		}},
+		{"is_active True, as Python writes it", "is_active=True", nil, func(g Gomega, r *ListRequest) {
+			g.Expect(*r.IsActive).To(BeTrue())
+		}},
+		{"is_active 0", "is_active=0", nil, func(g Gomega, r *ListRequest) {
+			g.Expect(*r.IsActive).To(BeFalse())
+		}},
 		{"page_size above the maximum is clamped", "page_size=5000", nil, func(g Gomega, r *ListRequest) {
 			g.Expect(r.PageSize).To(Equal(1000))
 		}},
@@ -115,7 +129,6 @@ func TestParseListRequestErrors(t *testing.T) {
 		{"org differs from the header", "org=acme", []string{"beta"}, "org", `org: "acme" differs from the X-Organization header "beta"`},
 		{"personal workspace differs from the header", "org=", []string{"beta"}, "org", `org: "" differs from the X-Organization header "beta"`},
 		{"org_id not a number", "org_id=acme", nil, "org_id", `org_id: "acme" is not a number`},
-		{"org_id empty", "org_id=", nil, "org_id", `org_id: "" is not a number`},
 		{"two different orgs", "org=acme&org=beta", nil, "org", "org: given more than once with different values"},
 		{"org and personal workspace", "org=acme&org=", nil, "org", "org: given more than once with different values"},
 		{"two is_active values", "is_active=true&is_active=false", nil, "is_active", "is_active: given more than once with different values"},

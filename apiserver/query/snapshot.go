@@ -44,17 +44,17 @@ func (s *Snapshot) UserByID(id int64) (User, bool) {
 	return r.User, r.ID == id
 }
 
-// OrganizationsOf returns the memberships of the user named userName, by
-// organization slug: what `users/self` shows.
+// OrganizationsOf returns the memberships of the user named userName in
+// organizations that exist, by organization slug: what `users/self` shows.
 func (s *Snapshot) OrganizationsOf(userName string) []MembershipRole {
 	refs, _ := s.st.byUser.get(userName)
 	out := make([]MembershipRole, 0, len(refs))
 	for _, r := range refs {
-		mr := MembershipRole{Organization: r.org, Role: r.role, Active: r.active}
-		if o, ok := s.st.orgs.get(r.org); ok && o.present {
-			mr.OrganizationID = o.ID
+		o, ok := s.st.orgs.get(r.org)
+		if !ok || !o.present {
+			continue
 		}
-		out = append(out, mr)
+		out = append(out, MembershipRole{Organization: r.org, OrganizationID: o.ID, Role: r.role, Active: r.active})
 	}
 	slices.SortFunc(out, func(a, b MembershipRole) int { return cmp.Compare(a.Organization, b.Organization) })
 	return out
@@ -136,7 +136,7 @@ func (s *Snapshot) orgOf(ctx OrgContext) (*orgRec, error) {
 }
 
 const (
-	orgNotFound = "`%s` organization does not exist."
+	orgNotFound = "%s organization does not exist."
 	notAMember  = "You are not an active member of the `%s` organization."
 )
 
@@ -171,7 +171,7 @@ func (s *Snapshot) scopeOf(c Caller, ctx OrgContext) (scope, error) {
 		if c.Admin {
 			return scope{set: s.st.loners}, nil
 		}
-		if mapped && len(mine) == 0 {
+		if mapped && s.st.loners.has(callerSlot) {
 			b := newBitset(s.st.slots)
 			b.set(callerSlot)
 			return scope{bits: b}, nil

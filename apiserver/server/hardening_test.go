@@ -132,8 +132,8 @@ var _ = Describe("Hardening", func() {
 			},
 			Entry("not a member", "frank", "org=acme", 403, "You are not an active member of the `acme` organization."),
 			Entry("a pending invitee", "grace", "org=acme", 403, "You are not an active member of the `acme` organization."),
-			Entry("an unknown organization", "alice", "org=nosuchorg", 404, "`nosuchorg` organization does not exist."),
-			Entry("an unknown organization id", "alice", "org_id=999", 404, "`999` organization does not exist."),
+			Entry("an unknown organization", "alice", "org=nosuchorg", 404, "nosuchorg organization does not exist."),
+			Entry("an unknown organization id", "alice", "org_id=999", 404, "999 organization does not exist."),
 		)
 	})
 

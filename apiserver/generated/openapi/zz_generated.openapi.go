@@ -23,6 +23,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.User{}.OpenAPIModelName():                schema_apiserver_apis_directory_v1alpha1_User(ref),
 		v1alpha1.UserList{}.OpenAPIModelName():            schema_apiserver_apis_directory_v1alpha1_UserList(ref),
 		v1alpha1.UserOrganization{}.OpenAPIModelName():    schema_apiserver_apis_directory_v1alpha1_UserOrganization(ref),
+		v1alpha1.UserStatus{}.OpenAPIModelName():          schema_apiserver_apis_directory_v1alpha1_UserStatus(ref),
 		v1.APIGroup{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_APIGroup(ref),
 		v1.APIGroupList{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_APIGroupList(ref),
 		v1.APIResource{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_APIResource(ref),
@@ -217,11 +218,17 @@ func schema_apiserver_apis_directory_v1alpha1_User(ref common.ReferenceCallback)
 							},
 						},
 					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "status is the underlying iam.roster.dev User's readiness (full view only), so that `kubectl wait --for=condition=Ready` and kstatus read it. It is never written through the directory.",
+							Ref:         ref(v1alpha1.UserStatus{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.UserOrganization{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.UserOrganization{}.OpenAPIModelName(), v1alpha1.UserStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -344,6 +351,49 @@ func schema_apiserver_apis_directory_v1alpha1_UserOrganization(ref common.Refere
 				Required: []string{"slug", "role", "active"},
 			},
 		},
+	}
+}
+
+func schema_apiserver_apis_directory_v1alpha1_UserStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "UserStatus is the readiness of the underlying iam.roster.dev User.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "observedGeneration is the generation the controllers last reconciled.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "conditions are the User's Ready, Reconciling and Stalled conditions.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Condition{}.OpenAPIModelName()},
 	}
 }
 

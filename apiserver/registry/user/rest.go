@@ -219,11 +219,17 @@ func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runt
 	if err != nil {
 		return nil, err
 	}
+	return r.render(u, caller), nil
+}
+
+// render is the caller's view of u: the full view for an administrator and
+// for the caller's own record, which also carries the caller's organizations.
+func (r *REST) render(u *iamv1alpha1.User, caller *directory.Caller) *directoryv1alpha1.User {
 	out := view(u, caller.Admin || caller.IsSelf(u.Name))
 	if caller.IsSelf(u.Name) {
 		out.Organizations = organizations(r.dir.Snapshot().OrganizationsOf(u.Name))
 	}
-	return out, nil
+	return out
 }
 
 // isSelfAlias reports whether name stands for the caller's own user.

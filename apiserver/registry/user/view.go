@@ -1,6 +1,8 @@
 package user
 
 import (
+	"strings"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
@@ -29,7 +31,15 @@ func view(u *iamv1alpha1.User, full bool) *directoryv1alpha1.User {
 	if !full {
 		return out
 	}
+	out.Generation = u.Generation
 	out.Labels = u.Labels
+	out.Annotations = visibleAnnotations(u.Annotations)
+	if len(u.Status.Conditions) > 0 || u.Status.ObservedGeneration > 0 {
+		out.Status = &directoryv1alpha1.UserStatus{
+			ObservedGeneration: u.Status.ObservedGeneration,
+			Conditions:         u.Status.Conditions,
+		}
+	}
 	out.Email = new(u.Spec.Email)
 	out.IsActive = new(u.Active())
 	out.IsStaff = new(u.Spec.IsStaff)
@@ -39,6 +49,25 @@ func view(u *iamv1alpha1.User, full bool) *directoryv1alpha1.User {
 	out.DateJoined = u.Status.DateJoined
 	if out.DateJoined == nil {
 		out.DateJoined = &u.CreationTimestamp
+	}
+	return out
+}
+
+// rosterAnnotations is the prefix of the annotations Roster keeps on a User
+// for itself (its numeric ID): the directory neither shows nor writes them.
+const rosterAnnotations = "iam.roster.dev/"
+
+// visibleAnnotations are a User's annotations but Roster's own.
+func visibleAnnotations(in map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range in {
+		if strings.HasPrefix(k, rosterAnnotations) {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = v
 	}
 	return out
 }

@@ -27,17 +27,25 @@ import (
 // it, so that the caller's next read sees its own write.
 const readYourWritesTimeout = 5 * time.Second
 
-// Who may change which field (spec section 7).
+// lastApplied is the annotation client-side `kubectl apply` keeps its last
+// configuration in: whoever may write a user may write it.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// Who may change which field (docs/users-api.md section 7).
 var (
 	// selfFields may be changed by the user themselves and by administrators.
-	selfFields = []string{"firstName", "lastName", "email"}
+	selfFields = []string{"firstName", "lastName", "email", "metadata.annotations[" + lastApplied + "]"}
 	// adminFields may be changed by administrators only: 403 for anyone else.
-	adminFields = []string{"username", "isActive", "isStaff", "isSuperuser", "groups"}
+	adminFields = []string{"username", "isActive", "isStaff", "isSuperuser", "groups", "metadata.labels", "metadata.annotations"}
 )
 
 // changedFields lists the JSON names of the fields that differ between two
 // full views. Metadata the server maintains (resourceVersion, managedFields,
-// timestamps) is not a change.
+// timestamps, generation) and status are not a change, as Kubernetes ignores
+// status on an update; a read-only field sent back unchanged is none either.
+// Annotations are named one by one: kubectl's last-applied annotation,
+// Roster's own (metadata.annotations[iam.roster.dev/...], which nobody may
+// write), and the others (metadata.annotations).
 func changedFields(old, new *directoryv1alpha1.User) []string {
 	var out []string
 	add := func(name string, changed bool) {
@@ -48,7 +56,14 @@ func changedFields(old, new *directoryv1alpha1.User) []string {
 	add("metadata.name", new.Name != "" && new.Name != old.Name)
 	add("metadata.uid", new.UID != "" && new.UID != old.UID)
 	add("metadata.labels", !maps.Equal(old.Labels, new.Labels) && !(len(old.Labels) == 0 && len(new.Labels) == 0))
-	add("metadata.annotations", len(new.Annotations) > 0)
+	for _, k := range changedKeys(old.Annotations, new.Annotations) {
+		switch {
+		case k == lastApplied || strings.HasPrefix(k, rosterAnnotations):
+			add("metadata.annotations["+k+"]", true)
+		default:
+			add("metadata.annotations", !slices.Contains(out, "metadata.annotations"))
+		}
+	}
 	add("metadata.finalizers", len(new.Finalizers) > 0)
 	add("id", new.ID != old.ID)
 	add("username", new.Username != old.Username)
@@ -62,6 +77,23 @@ func changedFields(old, new *directoryv1alpha1.User) []string {
 	add("lastLogin", !timeEqual(new.LastLogin, old.LastLogin))
 	add("dateJoined", !timeEqual(new.DateJoined, old.DateJoined))
 	add("organizations", len(new.Organizations) > 0 && !slices.Equal(new.Organizations, old.Organizations))
+	return out
+}
+
+// changedKeys lists the keys whose values differ between two maps, sorted.
+func changedKeys(a, b map[string]string) []string {
+	var out []string
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			out = append(out, k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 
@@ -127,9 +159,10 @@ var (
 )
 
 // validate checks a user's writable fields exactly as the CRD does, plus the
-// uniqueness of the username, so that a rejected write is a 422 naming the
-// field and changes nothing.
-func (r *REST) validate(ctx context.Context, name string, u *directoryv1alpha1.User) error {
+// uniqueness of a new or changed username, so that a rejected write is a 422
+// naming the field and changes nothing. oldUsername is the user's username
+// before the write, "" for a new user.
+func (r *REST) validate(ctx context.Context, name, oldUsername string, u *directoryv1alpha1.User) error {
 	var errs field.ErrorList
 	switch {
 	case u.Username == "":
@@ -138,8 +171,12 @@ func (r *REST) validate(ctx context.Context, name string, u *directoryv1alpha1.U
 		errs = append(errs, field.TooLong(field.NewPath("username"), u.Username, 150))
 	case !usernamePattern.MatchString(u.Username):
 		errs = append(errs, field.Invalid(field.NewPath("username"), u.Username, "username may contain only letters, digits and @ . + - _"))
-	default:
-		if other := r.dir.UsernameTakenBy(ctx, u.Username, name); other != "" {
+	case u.Username != oldUsername:
+		other, err := r.dir.UsernameTakenBy(ctx, u.Username, name)
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		if other != "" {
 			errs = append(errs, field.Duplicate(field.NewPath("username"), u.Username))
 		}
 	}
@@ -192,6 +229,19 @@ func applySpec(dst *iamv1alpha1.User, u *directoryv1alpha1.User) {
 	if u.Labels != nil || len(dst.Labels) > 0 {
 		dst.Labels = u.Labels
 	}
+	// Roster's own annotations stay; the others are the view's.
+	annotations := maps.Clone(u.Annotations)
+	for k, v := range dst.Annotations {
+		if strings.HasPrefix(k, rosterAnnotations) {
+			if annotations == nil {
+				annotations = map[string]string{}
+			}
+			annotations[k] = v
+		}
+	}
+	if annotations != nil || len(dst.Annotations) > 0 {
+		dst.Annotations = annotations
+	}
 }
 
 // writableUser resolves name for a write: a user the caller may not see is a
@@ -222,7 +272,8 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	if err != nil {
 		return nil, false, err
 	}
-	old := view(current, true)
+	// What the caller reads is what they may send back unchanged.
+	old := r.render(current, caller)
 	// The old object goes out without a resourceVersion, so that one in the
 	// result was given by the client: the precondition of the write.
 	old.ResourceVersion = ""
@@ -237,7 +288,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	if err := checkFieldRules(caller, current.Name, changedFields(old, updated)); err != nil {
 		return nil, false, err
 	}
-	if err := r.validate(ctx, current.Name, updated); err != nil {
+	if err := r.validate(ctx, current.Name, old.Username, updated); err != nil {
 		return nil, false, err
 	}
 	if updateValidation != nil {
@@ -269,11 +320,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	if !dryRun {
 		r.dir.WaitForUser(ctx, next.ResourceVersion, readYourWritesTimeout)
 	}
-	out := view(next, true)
-	if caller.IsSelf(next.Name) {
-		out.Organizations = organizations(r.dir.Snapshot().OrganizationsOf(next.Name))
-	}
-	return out, false, nil
+	return r.render(next, caller), false, nil
 }
 
 func conflict(name string) error {
@@ -325,7 +372,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if err := checkFieldRules(caller, name, changed); err != nil {
 		return nil, err
 	}
-	if err := r.validate(ctx, "", u); err != nil {
+	if err := r.validate(ctx, "", "", u); err != nil {
 		return nil, err
 	}
 	if createValidation != nil {

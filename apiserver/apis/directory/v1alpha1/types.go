@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"encoding/json"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -54,6 +56,49 @@ type User struct {
 	// +optional
 	// +listType=atomic
 	Organizations []UserOrganization `json:"organizations,omitempty"`
+
+	// status is the underlying iam.roster.dev User's readiness (full view
+	// only), so that `kubectl wait --for=condition=Ready` and kstatus read it.
+	// It is never written through the directory.
+	// +optional
+	Status *UserStatus `json:"status,omitempty"`
+}
+
+// UserStatus is the readiness of the underlying iam.roster.dev User.
+type UserStatus struct {
+	// observedGeneration is the generation the controllers last reconciled.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// conditions are the User's Ready, Reconciling and Stalled conditions.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// MarshalJSON writes every field of the full view, groups as [] and
+// lastLogin as null when they are empty, so that clients comparing whole
+// objects find every key; the basic view leaves the full view's fields out.
+// The caller's own record lists its organizations, [] when there are none.
+func (u User) MarshalJSON() ([]byte, error) {
+	type plain User
+	if u.IsActive == nil {
+		return json.Marshal(plain(u))
+	}
+	groups := u.Groups
+	if groups == nil {
+		groups = []string{}
+	}
+	var orgs *[]UserOrganization
+	if u.Organizations != nil {
+		orgs = &u.Organizations
+	}
+	return json.Marshal(struct {
+		plain
+		Groups        []string            `json:"groups"`
+		LastLogin     *metav1.Time        `json:"lastLogin"`
+		Organizations *[]UserOrganization `json:"organizations,omitempty"`
+	}{plain(u), groups, u.LastLogin, orgs})
 }
 
 // UserOrganization is one of the caller's memberships, shown on `self`.

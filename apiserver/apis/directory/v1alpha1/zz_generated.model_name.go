@@ -23,3 +23,8 @@ func (in UserList) OpenAPIModelName() string {
 func (in UserOrganization) OpenAPIModelName() string {
 	return "dev.roster.directory.v1alpha1.UserOrganization"
 }
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in UserStatus) OpenAPIModelName() string {
+	return "dev.roster.directory.v1alpha1.UserStatus"
+}
