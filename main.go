@@ -130,6 +130,7 @@ func runLocal(args []string) error {
 	fs.StringVar(&o.Assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory of kube-apiserver, etcd and kubectl (hack/envtest.sh print-dir)")
 	fs.StringVar(&o.CRDs, "crds", "config/crd/bases", "directory of the CRDs")
 	fs.StringVar(&o.Samples, "samples", "config/samples", "directory of the sample manifests applied on first start")
+	fs.StringVar(&o.Policy, "policy", "config/policy", "kustomization of the admission policy applied at every start (empty: none)")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +39,9 @@ type Options struct {
 	Assets string
 	// CRDs and Samples are the directories of config/crd/bases and config/samples.
 	CRDs, Samples string
+	// Policy is the kustomization of the admission policy, config/policy:
+	// applied at every start, as a cluster deploy applies it.
+	Policy string
 	// Out receives the guide once Roster is ready.
 	Out io.Writer
 }
@@ -143,29 +148,41 @@ func Run(ctx context.Context, o Options) error {
 	kubeconfigs := filepath.Join(dataDir, "kubeconfigs")
 	adminKubeconfig := filepath.Join(kubeconfigs, "admin.kubeconfig")
 	kubectl := filepath.Join(o.Assets, "kubectl")
+	apply := func(what string, args ...string) error {
+		out, err := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", adminKubeconfig, "apply"}, args...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("applying %s: %w: %s", what, err, out)
+		}
+		return nil
+	}
+	if o.Policy != "" {
+		if err := apply("the admission policy", "-k", o.Policy); err != nil {
+			return err
+		}
+	}
 	marker := filepath.Join(dataDir, "samples-applied")
 	if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) {
-		out, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", adminKubeconfig, "apply", "-f", o.Samples).CombinedOutput()
+		files, err := sampleFiles(o.Samples)
 		if err != nil {
-			return fmt.Errorf("applying the samples: %w: %s", err, out)
+			return err
+		}
+		// Users first, then organizations, then memberships, each once the
+		// controllers have seen the kind before it: an organization never
+		// waits for its owner, nor a membership for its user.
+		for _, f := range files {
+			if err := apply(f, "-f", f); err != nil {
+				return err
+			}
+			if err := waitForIDs(ctx, stack); err != nil {
+				return err
+			}
 		}
 		if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
 			return err
 		}
 	}
-	if err := stack.wait(ctx, 2*time.Minute, func() (bool, string) {
-		var users iamv1alpha1.UserList
-		if err := stack.Client.List(ctx, &users); err != nil {
-			return false, err.Error()
-		}
-		for _, u := range users.Items {
-			if u.Status.ID == 0 {
-				return false, "user " + u.Name + " has no ID yet"
-			}
-		}
-		return true, ""
-	}); err != nil {
-		return fmt.Errorf("waiting for the controllers: %w", err)
+	if err := waitForIDs(ctx, stack); err != nil {
+		return err
 	}
 
 	printGuide(o.Out, kubectl, kubeconfigs, dataDir, time.Since(started))
@@ -178,6 +195,63 @@ func Run(ctx context.Context, o Options) error {
 	case <-stack.Done():
 		return errors.New("the directory server stopped")
 	}
+}
+
+// waitForIDs waits until the controllers have given every User and
+// Organization its ID: they have seen them all.
+func waitForIDs(ctx context.Context, stack *Stack) error {
+	err := stack.wait(ctx, 2*time.Minute, func() (bool, string) {
+		var users iamv1alpha1.UserList
+		if err := stack.Client.List(ctx, &users); err != nil {
+			return false, err.Error()
+		}
+		for _, u := range users.Items {
+			if u.Status.ID == 0 {
+				return false, "user " + u.Name + " has no ID yet"
+			}
+		}
+		var orgs iamv1alpha1.OrganizationList
+		if err := stack.Client.List(ctx, &orgs); err != nil {
+			return false, err.Error()
+		}
+		for _, o := range orgs.Items {
+			if o.Status.ID == 0 {
+				return false, "organization " + o.Name + " has no ID yet"
+			}
+		}
+		return true, ""
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the controllers: %w", err)
+	}
+	return nil
+}
+
+// sampleFiles lists the manifests of the samples directory in the order
+// they apply: users, organizations, memberships, then anything else.
+func sampleFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading the samples: %w", err)
+	}
+	rank := func(name string) int {
+		for i, kind := range []string{"users", "organizations", "memberships"} {
+			if strings.Contains(name, kind) {
+				return i
+			}
+		}
+		return 3
+	}
+	var files []string
+	for _, e := range entries {
+		if !e.IsDir() && (strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	slices.SortStableFunc(files, func(a, b string) int {
+		return cmp.Or(rank(filepath.Base(a))-rank(filepath.Base(b)), strings.Compare(a, b))
+	})
+	return files, nil
 }
 
 // forgetDiscovery removes kubectl's cached discovery for host. kubectl keeps

@@ -61,6 +61,7 @@ func start(port int) *running {
 		"--assets", os.Getenv("KUBEBUILDER_ASSETS"),
 		"--crds", filepath.Join("..", "..", "config", "crd", "bases"),
 		"--samples", filepath.Join("..", "..", "config", "samples"),
+		"--policy", filepath.Join("..", "..", "config", "policy"),
 		"--zap-log-level", "error")
 	r := &running{cmd: cmd, stderr: gbytes.NewBuffer(), done: make(chan struct{})}
 	cmd.Stderr = io.MultiWriter(GinkgoWriter, r.stderr)
@@ -97,6 +98,17 @@ func (r *running) stop() {
 	Expect(r.cmd.ProcessState.ExitCode()).To(Equal(0))
 	Eventually(func() []local.Leftover { return local.Leftovers(dataDir) }, 30*time.Second).Should(BeEmpty(),
 		"etcd and kube-apiserver must stop with roster local")
+}
+
+// kubectlAs runs kubectl with the kubeconfig roster local wrote for user.
+func kubectlAs(user string, stdin string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"),
+		append([]string{"--kubeconfig", filepath.Join(dataDir, "kubeconfigs", user+".kubeconfig")}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 func sh(command string) (string, error) {
@@ -238,6 +250,45 @@ var _ = Describe("roster local", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred(), out)
 		ids = out
 		Expect(strings.Count(ids, "=")).To(Equal(16))
+
+		By("the samples, applied users first, leave no owner warning")
+		out, err = kubectlAs("admin", "", "get", "events", "-A", "--field-selector", "reason=OwnerNotFound", "-o", "name")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(strings.TrimSpace(out)).To(BeEmpty())
+
+		By("kubectl wait reads a user's Ready condition through the directory")
+		out, err = kubectlAs("alice", "", "wait", "--for=condition=Ready", "user/alice", "--timeout=60s")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("user.directory.roster.dev/alice condition met"))
+
+		By("the admission policy holds a non-administrator with RBAC on the CRD")
+		out, err = kubectlAs("admin", `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: crd-users-editor}
+rules:
+- apiGroups: [iam.roster.dev]
+  resources: [users]
+  verbs: [get, list, update, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: crd-users-editor-trent}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: crd-users-editor}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: trent}
+`, "apply", "-f", "-")
+		Expect(err).NotTo(HaveOccurred(), out)
+		patch := []string{"patch", "users.iam.roster.dev", "trent", "--type=merge", "-p", `{"spec":{"isSuperuser":true}}`}
+		Eventually(func() string {
+			out, _ := kubectlAs("trent", "", append(patch, "--dry-run=server")...)
+			return out
+		}).Should(ContainSubstring("only administrators may change isSuperuser"))
+		out, err = kubectlAs("trent", "", patch...)
+		Expect(err).To(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("ValidatingAdmissionPolicy 'roster-user-field-rules' with binding 'roster-user-field-rules' denied request: only administrators may change isSuperuser"))
+		out, err = kubectlAs("admin", "", "get", "users.iam.roster.dev", "trent", "-o", "jsonpath={.spec.isSuperuser}")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).NotTo(Equal("true"))
 
 		r.stop()
 	})
