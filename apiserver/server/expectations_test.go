@@ -1,7 +1,10 @@
 package server_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -280,6 +283,48 @@ var _ = Describe("What clients expect", func() {
 			Eventually(func() []string { return s.summary()[n:] }).Should(Equal([]string{"MODIFIED e-editor"}))
 			Consistently(func() []string { return s.summary()[n:] }, "1s").Should(Equal([]string{"MODIFIED e-editor"}))
 			Expect(s.Events()[n].Object).To(HaveKeyWithValue("firstName", "Edited"))
+		})
+	})
+
+	Describe("continue tokens (11)", func() {
+		decode := func(token string) map[string]any {
+			GinkgoHelper()
+			b, err := base64.RawURLEncoding.DecodeString(token)
+			Expect(err).NotTo(HaveOccurred())
+			var m map[string]any
+			Expect(json.Unmarshal(b, &m)).To(Succeed(), string(b))
+			return m
+		}
+
+		It("hold no names, only the last row's ID and the next offset", func() {
+			r := do(as("admin"), "GET", base+"?limit=3&sort=username&username=", nil)
+			Expect(r.Code).To(Equal(200), string(r.Body))
+			token := r.JSON()["metadata"].(map[string]any)["continue"].(string)
+			m := decode(token)
+			Expect(m).To(HaveLen(2))
+			items := r.JSON()["items"].([]any)
+			last := items[len(items)-1].(map[string]any)
+			Expect(m).To(HaveKeyWithValue("id", last["id"]))
+			Expect(m).To(HaveKeyWithValue("offset", BeNumerically("==", 3)))
+			plain, _ := base64.RawURLEncoding.DecodeString(token)
+			for _, it := range items {
+				for _, f := range []string{"username", "firstName", "lastName"} {
+					Expect(string(plain)).NotTo(ContainSubstring(it.(map[string]any)[f].(string)))
+				}
+			}
+			next := do(as("admin"), "GET", base+"?limit=3&sort=username&continue="+url.QueryEscape(token), nil)
+			Expect(next.Code).To(Equal(200), string(next.Body))
+			all := do(as("admin"), "GET", base+"?sort=username", nil).Names()
+			Expect(next.Names()).To(Equal(all[3:6]))
+		})
+
+		It("never place a forged position at a user the caller cannot see", func() {
+			first := do(as("dave"), "GET", base+"?limit=2&sort=username", nil)
+			Expect(first.Code).To(Equal(200), string(first.Body))
+			forged := base64.RawURLEncoding.EncodeToString([]byte(`{"id":9,"offset":0}`)) // heidi, outside dave's view
+			r := do(as("dave"), "GET", base+"?limit=2&sort=username&continue="+forged, nil)
+			Expect(r.Code).To(Equal(200), string(r.Body))
+			Expect(r.Names()).To(Equal(first.Names()), "the position falls back to the offset")
 		})
 	})
 })

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -84,13 +83,13 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 	if err != nil {
 		return nil, err
 	}
+	snap := r.dir.Snapshot()
 	if !req.Paged && options != nil {
-		if req.Window, err = decodeContinue(options.Continue); err != nil {
+		if req.Window, err = r.window(snap, caller, req, options.Continue); err != nil {
 			return nil, err
 		}
 		req.Window.Limit = int(options.Limit)
 	}
-	snap := r.dir.Snapshot()
 	res, err := snap.List(caller.Caller, req)
 	if err != nil {
 		return nil, engineError(err)
@@ -116,7 +115,7 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 			list.Previous = pageLink(lq, res.Page-1)
 		}
 	} else if res.HasNext && options != nil && options.Limit > 0 && len(res.Users) > 0 {
-		list.Continue = encodeContinue(res.Users[len(res.Users)-1], req.Sort)
+		list.Continue = encodeContinue(res.Users[len(res.Users)-1], res.Offset+len(res.Users))
 		list.RemainingItemCount = new(int64(res.Count - res.Offset - len(res.Users)))
 	}
 	return list, nil
@@ -174,38 +173,55 @@ func pageLink(lq directory.ListQuery, page int) *string {
 }
 
 // continueToken resumes a chunked list right after the last row it
-// returned, by that row's place in the order: users added or removed before
-// it since then neither repeat nor skip rows.
+// returned. It names that row by its numeric ID, never by a name: tokens
+// travel in request URLs, which audit logs keep, and hold no personal data.
+// The list resumes after the row's place in the order, so users added or
+// removed before it since neither repeat nor skip rows; when the row is gone
+// from the caller's result (or has no ID yet), at the offset of the next row.
 type continueToken struct {
-	// After is the last row returned: the fields the order compares.
-	After *query.User `json:"after,omitempty"`
-	// Offset is the position of the next row; tokens without After carry it.
-	Offset int `json:"offset,omitempty"`
+	// ID is the numeric ID of the last row returned, 0 when it had none.
+	ID int64 `json:"id,omitempty"`
+	// Offset is the position of the next row.
+	Offset int `json:"offset"`
 }
 
-func encodeContinue(last query.User, sort []query.SortKey) string {
-	// is_active is outside the basic view: the token carries it only when
-	// the order needs it.
-	if !slices.ContainsFunc(sort, func(k query.SortKey) bool { return k.Field == "is_active" }) {
-		last.IsActive = false
-	}
-	b, _ := json.Marshal(continueToken{After: &last})
+func encodeContinue(last query.User, next int) string {
+	b, _ := json.Marshal(continueToken{ID: last.ID, Offset: next})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeContinue(s string) (query.Window, error) {
-	if s == "" {
-		return query.Window{}, nil
-	}
+func decodeContinue(s string) (continueToken, error) {
 	var t continueToken
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err == nil {
 		err = json.Unmarshal(b, &t)
 	}
-	if err != nil || t.Offset < 0 || (t.After == nil && t.Offset == 0) {
-		return query.Window{}, apierrors.NewBadRequest("continue: the continue token is not valid")
+	if err != nil || t.Offset < 0 || t.ID < 0 || (t.ID == 0 && t.Offset == 0) {
+		return continueToken{}, apierrors.NewBadRequest("continue: the continue token is not valid")
 	}
-	return query.Window{After: t.After, Offset: t.Offset}, nil
+	return t, nil
+}
+
+// window is where a continued list resumes: right after the token's row
+// when the caller still sees it in this result, else at the token's offset.
+// A row outside the caller's result never gives a position, so a forged
+// token cannot tell where an invisible user sorts.
+func (r *REST) window(snap *query.Snapshot, caller *directory.Caller, req *query.ListRequest, token string) (query.Window, error) {
+	if token == "" {
+		return query.Window{}, nil
+	}
+	t, err := decodeContinue(token)
+	if err != nil {
+		return query.Window{}, err
+	}
+	if t.ID > 0 {
+		if u, ok := snap.UserByID(t.ID); ok {
+			if in, err := snap.Matches(caller.Caller, req, u.Name); err == nil && in {
+				return query.Window{After: &u}, nil
+			}
+		}
+	}
+	return query.Window{Offset: t.Offset}, nil
 }
 
 // Get returns one user the caller may see: by name, by numeric ID when the
