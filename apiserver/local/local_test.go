@@ -342,11 +342,12 @@ subjects:
 	It("stops everything it started when a start fails, and says why", func() {
 		for _, tc := range []struct{ crds, samples, want string }{
 			{"/nonexistent-crds", filepath.Join("..", "..", "config", "samples"), "unable to read CRD files: stat /nonexistent-crds"},
-			{filepath.Join("..", "..", "config", "crd", "bases"), "/nonexistent-samples", `applying the samples: exit status 1: error: the path "/nonexistent-samples" does not exist`},
+			{filepath.Join("..", "..", "config", "crd", "bases"), "/nonexistent-samples", `reading the samples: open /nonexistent-samples: no such file or directory`},
 		} {
 			dir := GinkgoT().TempDir()
 			out, err := exec.Command(binary, "local", "--data-dir", dir, "--port", strconv.Itoa(freePort()),
-				"--assets", os.Getenv("KUBEBUILDER_ASSETS"), "--crds", tc.crds, "--samples", tc.samples).CombinedOutput()
+				"--assets", os.Getenv("KUBEBUILDER_ASSETS"), "--crds", tc.crds, "--samples", tc.samples,
+				"--policy", filepath.Join("..", "..", "config", "policy")).CombinedOutput()
 			Expect(err).To(HaveOccurred())
 			Expect(string(out)).To(ContainSubstring(tc.want))
 			Expect(local.Leftovers(dir)).To(BeEmpty(), "a failed start leaves no etcd or kube-apiserver")

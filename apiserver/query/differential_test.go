@@ -115,6 +115,11 @@ func (m *model) list(c Caller, r *ListRequest) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(r.Roles) > 0 {
+		o, _ := m.orgByContext(r.Org)
+		inner := vis
+		vis = func(u User) bool { return inner(u) && m.has(u.Name, o.Slug, false, r.Roles...) }
+	}
 	var rows []User
 	for _, u := range m.users {
 		if !vis(u) ||
@@ -370,6 +375,13 @@ func (w *world) query() (Caller, url.Values) {
 	case 2:
 		q.Set("org_id", fmt.Sprint(100+w.rnd.IntN(len(w.slugs)+10)))
 	}
+	if (q.Get("org") != "" || q.Has("org_id")) && pick(3) {
+		roles := []string{"owner", "maintainer", "supervisor", "worker"}
+		q.Set("role", roles[w.rnd.IntN(4)])
+		if pick(2) {
+			q.Set("role", q.Get("role")+","+roles[w.rnd.IntN(4)])
+		}
+	}
 	c := Caller{Admin: pick(2)}
 	if !pick(8) {
 		c.User = w.userName()
@@ -465,7 +477,7 @@ func TestMatchesReference(t *testing.T) {
 					ok, err := s.Matches(c, r, name)
 					if err == nil && exists {
 						res, _ := w.m.list(c, &ListRequest{Org: r.Org, Username: r.Username, LastName: r.LastName,
-							IsActive: r.IsActive, Search: r.Search, Filter: r.Filter, Extra: r.Extra})
+							IsActive: r.IsActive, Search: r.Search, Filter: r.Filter, Extra: r.Extra, Roles: r.Roles})
 						g.Expect(ok).To(Equal(res != nil && slices.Contains(res.Users, u)), "Matches "+ctx+" "+name)
 					}
 				}

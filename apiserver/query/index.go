@@ -101,6 +101,9 @@ type orgRec struct {
 	present bool
 	all     *pset // members in any state
 	active  *pset // active members
+	// roles holds the members by role (in any state), in the order of Roles:
+	// `role=` is answered from them.
+	roles [4]*pset
 }
 
 // state is one generation of every index. Copying it is a snapshot.
@@ -315,7 +318,7 @@ func (w *writer) deleteUser(name string) {
 	st.loners = st.loners.remove(w.gen, slot)
 	refs, _ := st.byUser.get(name)
 	for _, ref := range refs {
-		w.setMember(ref.org, slot, false, false)
+		w.setMember(ref.org, slot, false, false, [4]bool{})
 	}
 	st.users = st.users.set(w.gen, slot, nil)
 	st.names = st.names.del(w.gen, name)
@@ -332,16 +335,20 @@ func (w *writer) syncMember(user, org string) {
 	}
 	refs, _ := w.st.byUser.get(user)
 	inAll, inActive := false, false
+	var roles [4]bool
 	for _, r := range refs {
 		if r.org == org {
 			inAll = true
 			inActive = inActive || r.active
+			if i := roleIndex(r.role); i >= 0 {
+				roles[i] = true
+			}
 		}
 	}
-	w.setMember(org, slot, inAll, inActive)
+	w.setMember(org, slot, inAll, inActive, roles)
 }
 
-func (w *writer) setMember(org string, slot uint32, inAll, inActive bool) {
+func (w *writer) setMember(org string, slot uint32, inAll, inActive bool, inRoles [4]bool) {
 	st := w.st
 	rec, ok := st.orgs.get(org)
 	if !ok {
@@ -361,11 +368,19 @@ func (w *writer) setMember(org string, slot uint32, inAll, inActive bool) {
 	} else {
 		active = active.remove(w.gen, slot)
 	}
-	if ok && all == rec.all && active == rec.active {
+	roles := rec.roles
+	for i, in := range inRoles {
+		if in {
+			roles[i] = roles[i].add(w.gen, slot)
+		} else {
+			roles[i] = roles[i].remove(w.gen, slot)
+		}
+	}
+	if ok && all == rec.all && active == rec.active && roles == rec.roles {
 		return
 	}
 	nr := *rec
-	nr.all, nr.active = all, active
+	nr.all, nr.active, nr.roles = all, active, roles
 	if !nr.present && nr.all.len() == 0 {
 		st.orgs = st.orgs.del(w.gen, org)
 		return

@@ -78,6 +78,9 @@ type ListRequest struct {
 	// Filter is the compiled `filter`, or nil.
 	Filter *Filter
 	Org    OrgContext
+	// Roles, when not empty, keeps the members of the request's organization
+	// that hold one of them (in any state the caller may see).
+	Roles []Role
 	// Paged is true when `page` or `page_size` was given.
 	Paged bool
 	// Page is the requested page (1-based, 0 means 1); LastPage asks for
@@ -186,6 +189,17 @@ func ParseListRequest(q url.Values, h http.Header, opts ParseOptions) (*ListRequ
 	if r.Paged && r.Page == 0 && !r.LastPage {
 		r.Page = 1
 	}
+	if v, _ := get("role"); v != "" {
+		for _, name := range strings.Split(v, ",") {
+			role := Role(strings.TrimSpace(name))
+			if roleIndex(role) < 0 {
+				return nil, badRequest("role", "role: %q is not a role; use owner, maintainer, supervisor or worker", string(role))
+			}
+			if !slices.Contains(r.Roles, role) {
+				r.Roles = append(r.Roles, role)
+			}
+		}
+	}
 	header, headerOK, err := single(OrgHeader, h.Values(OrgHeader))
 	if err != nil {
 		return nil, err
@@ -208,6 +222,9 @@ func ParseListRequest(q url.Values, h http.Header, opts ParseOptions) (*ListRequ
 		r.Org = OrgContext{Set: true, Slug: org}
 	case headerOK:
 		r.Org = OrgContext{Set: true, Slug: header}
+	}
+	if len(r.Roles) > 0 && (!r.Org.Set || (!r.Org.ByID && r.Org.Slug == "")) {
+		return nil, badRequest("role", "role: a role is held in an organization; name one with org, org_id or the %s header", OrgHeader)
 	}
 	return r, nil
 }

@@ -145,9 +145,25 @@ type scope struct {
 	all  bool
 	set  *pset  // when not all, the set is either set ...
 	bits bitset // ... or bits (nil and nil: nobody)
+	// roles, when not empty, narrows the scope to the members holding one
+	// of these roles in the request's organization.
+	roles []*pset
 }
 
-func (s *Snapshot) scopeOf(c Caller, ctx OrgContext) (scope, error) {
+// withRoles narrows sc to the members of o holding one of roles.
+func (sc scope) withRoles(o *orgRec, roles []Role) scope {
+	for _, r := range roles {
+		if p := o.roles[roleIndex(r)]; p != nil {
+			sc.roles = append(sc.roles, p)
+		}
+	}
+	if len(roles) > 0 && len(sc.roles) == 0 {
+		return scope{}
+	}
+	return sc
+}
+
+func (s *Snapshot) scopeOf(c Caller, ctx OrgContext, roles []Role) (scope, error) {
 	callerSlot, mapped := s.st.names.get(c.User)
 	mapped = mapped && c.User != ""
 	mine, _ := s.st.byUser.get(c.User)
@@ -183,7 +199,7 @@ func (s *Snapshot) scopeOf(c Caller, ctx OrgContext) (scope, error) {
 		return scope{}, err
 	}
 	if c.Admin {
-		return scope{set: o.all}, nil
+		return scope{set: o.all}.withRoles(o, roles), nil
 	}
 	active, manager := false, false
 	for _, m := range mine {
@@ -196,12 +212,15 @@ func (s *Snapshot) scopeOf(c Caller, ctx OrgContext) (scope, error) {
 		return scope{}, &Error{Status: 403, Message: fmt.Sprintf(notAMember, o.Slug)}
 	}
 	if manager {
-		return scope{set: o.all}, nil
+		return scope{set: o.all}.withRoles(o, roles), nil
 	}
-	return scope{set: o.active}, nil
+	return scope{set: o.active}.withRoles(o, roles), nil
 }
 
 func (sc scope) has(slot uint32) bool {
+	if len(sc.roles) > 0 && !slices.ContainsFunc(sc.roles, func(p *pset) bool { return p.has(slot) }) {
+		return false
+	}
 	switch {
 	case sc.all:
 		return true
@@ -277,7 +296,7 @@ func (c *conditions) test(u *userRec) bool {
 // make (an unknown organization, or one the caller is not an active member
 // of), without listing anything.
 func (s *Snapshot) Authorize(c Caller, r *ListRequest) error {
-	_, err := s.scopeOf(c, r.Org)
+	_, err := s.scopeOf(c, r.Org, r.Roles)
 	return err
 }
 
@@ -285,7 +304,7 @@ func (s *Snapshot) Authorize(c Caller, r *ListRequest) error {
 // for caller c, paging aside: the server filters watch events with it. It
 // returns the errors List would.
 func (s *Snapshot) Matches(c Caller, r *ListRequest, userName string) (bool, error) {
-	sc, err := s.scopeOf(c, r.Org)
+	sc, err := s.scopeOf(c, r.Org, r.Roles)
 	if err != nil {
 		return false, err
 	}
@@ -305,7 +324,7 @@ func (s *Snapshot) List(c Caller, r *ListRequest) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc, err := s.scopeOf(c, r.Org)
+	sc, err := s.scopeOf(c, r.Org, r.Roles)
 	if err != nil {
 		return nil, err
 	}
@@ -404,6 +423,13 @@ func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int, [numFields]sp
 		narrow(sc.bits)
 	default:
 		return nil, 0, spans
+	}
+	if len(sc.roles) > 0 {
+		b := newBitset(s.st.slots)
+		for _, p := range sc.roles {
+			p.orInto(b)
+		}
+		narrow(b)
 	}
 	for i, v := range c.eq {
 		if v != "" {

@@ -33,6 +33,19 @@ const (
 	RoleWorker     Role = "worker"
 )
 
+// Roles lists the roles from most to least privileged.
+var Roles = []Role{RoleOwner, RoleMaintainer, RoleSupervisor, RoleWorker}
+
+// roleIndex is r's place in Roles, -1 for no role.
+func roleIndex(r Role) int {
+	for i, x := range Roles {
+		if x == r {
+			return i
+		}
+	}
+	return -1
+}
+
 // Membership ties a user to an organization.
 type Membership struct {
 	// Name is metadata.name, the key of the record.
