@@ -51,6 +51,13 @@ type MembershipSpec struct {
 	// +optional
 	// +kubebuilder:default=active
 	State MembershipState `json:"state,omitempty"`
+
+	// invitedBy is the username of who invited the user, recorded when the
+	// directory creates an invitation. Immutable once set.
+	// +optional
+	// +kubebuilder:validation:MaxLength=150
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="invitedBy is immutable"
+	InvitedBy string `json:"invitedBy,omitempty"`
 }
 
 // MembershipStatus is the observed state of a membership.

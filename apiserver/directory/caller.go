@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -18,6 +19,54 @@ import (
 	"github.com/roster-dev/roster/apiserver/query"
 )
 
+// Privilege is a user's privilege group (docs/users-api.md section 9). The
+// order is admin > business > user > worker; a User with no privilege group
+// has the server's default (--default-privilege).
+type Privilege int
+
+// The privilege groups, lowest first; PrivilegeNone is a caller with no User.
+const (
+	PrivilegeNone Privilege = iota
+	PrivilegeWorker
+	PrivilegeUser
+	PrivilegeBusiness
+	PrivilegeAdmin
+)
+
+var privilegeNames = map[string]Privilege{
+	"worker": PrivilegeWorker, "user": PrivilegeUser, "business": PrivilegeBusiness, "admin": PrivilegeAdmin,
+}
+
+// ParsePrivilege reads a privilege group's name.
+func ParsePrivilege(name string) (Privilege, error) {
+	if p, ok := privilegeNames[name]; ok {
+		return p, nil
+	}
+	return PrivilegeNone, fmt.Errorf("%q is not a privilege group; use admin, business, user or worker", name)
+}
+
+func (p Privilege) String() string {
+	for name, q := range privilegeNames {
+		if q == p {
+			return name
+		}
+	}
+	return "none"
+}
+
+// privilegeOf is the highest privilege group among groups, or def when
+// none of them is one.
+func privilegeOf(groups []string, def Privilege) Privilege {
+	best := PrivilegeNone
+	for _, g := range groups {
+		best = max(best, privilegeNames[g])
+	}
+	if best == PrivilegeNone {
+		return def
+	}
+	return best
+}
+
 // Caller is who a request is answered for.
 type Caller struct {
 	query.Caller
@@ -25,6 +74,9 @@ type Caller struct {
 	Identity user.Info
 	// User is the caller's own User, or nil when the identity maps to none.
 	User *iamv1alpha1.User
+	// Privilege is the caller's privilege group: the highest of its User's
+	// groups, the default when it has none, PrivilegeNone without a User.
+	Privilege Privilege
 }
 
 // IsSelf reports whether the User named name is the caller's own.
@@ -72,7 +124,9 @@ func (d *Directory) resolveCaller(ctx context.Context, info user.Info) (*Caller,
 		}
 		c.User = &pick
 		c.Caller.User = pick.Name
-		c.Caller.Admin = pick.Spec.IsSuperuser
+		c.Privilege = privilegeOf(pick.Spec.Groups, d.opts.DefaultPrivilege)
+		// The admin privilege group makes an administrator, as isSuperuser does.
+		c.Caller.Admin = pick.Spec.IsSuperuser || c.Privilege == PrivilegeAdmin
 	}
 	if !c.Caller.Admin {
 		c.Caller.Admin = slices.ContainsFunc(info.GetGroups(), func(g string) bool {

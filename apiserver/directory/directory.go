@@ -36,6 +36,9 @@ type Options struct {
 	AdminGroups []string
 	// AllowSelfRegistration lets a caller with no User create one for itself.
 	AllowSelfRegistration bool
+	// DefaultPrivilege is the privilege group of a User with none in its
+	// groups. Zero means PrivilegeUser.
+	DefaultPrivilege Privilege
 	// LastLoginInterval is the least time between two writes of one user's
 	// status.lastLogin; 0 disables lastLogin tracking.
 	LastLoginInterval time.Duration
@@ -81,6 +84,9 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 	}
 	if opts.History <= 0 {
 		opts.History = 4096
+	}
+	if opts.DefaultPrivilege == PrivilegeNone {
+		opts.DefaultPrivilege = PrivilegeUser
 	}
 	// managedFields are most of a cached object's memory and never served.
 	c, err := ctrlcache.New(cfg, ctrlcache.Options{Scheme: scheme, DefaultTransform: ctrlcache.TransformStripManagedFields()})
@@ -277,7 +283,7 @@ func (d *Directory) upsertMembership(_, obj any) {
 	if !ok {
 		return
 	}
-	d.update(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, rv: d.observe(kindMembership, m.ResourceVersion)},
+	d.update(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, membership: m.Name, rv: d.observe(kindMembership, m.ResourceVersion)},
 		func(ix *query.Index) { ix.UpsertMembership(membershipRecord(m)) })
 }
 
@@ -286,7 +292,8 @@ func (d *Directory) deleteMembership(obj any) {
 	if !ok {
 		return
 	}
-	d.update(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, rv: d.observe(kindMembership, m.ResourceVersion)},
+	d.update(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, membership: m.Name, lastMembership: m,
+		rv: d.observe(kindMembership, m.ResourceVersion)},
 		func(ix *query.Index) { ix.DeleteMembership(m.Name) })
 }
 
@@ -400,6 +407,30 @@ func (d *Directory) MembershipsOf(ctx context.Context, user string) ([]iamv1alph
 	return list.Items, nil
 }
 
+// Membership returns the cached Membership named name. The object is the
+// cache's own: read it, never change it.
+func (d *Directory) Membership(ctx context.Context, name string) (*iamv1alpha1.Membership, error) {
+	m := &iamv1alpha1.Membership{}
+	if err := d.cache.Get(ctx, client.ObjectKey{Name: name}, m, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Memberships returns the cached memberships of the organization org, or
+// of every organization when org is "". The objects are the cache's own.
+func (d *Directory) Memberships(ctx context.Context, org string) ([]iamv1alpha1.Membership, error) {
+	var list iamv1alpha1.MembershipList
+	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
+	if org != "" {
+		opts = append(opts, client.MatchingFields{membershipOrgIndex: org})
+	}
+	if err := d.cache.List(ctx, &list, opts...); err != nil {
+		return nil, fmt.Errorf("listing memberships: %w", err)
+	}
+	return list.Items, nil
+}
+
 // usersByIdentity returns the users that a Kubernetes user name maps to,
 // oldest first.
 func (d *Directory) usersByIdentity(ctx context.Context, name string) ([]iamv1alpha1.User, error) {
@@ -458,6 +489,21 @@ func (d *Directory) UsernameTakenBy(ctx context.Context, username, except string
 // resourceVersion rv, or timeout passes: a caller then reads its own write.
 func (d *Directory) WaitForUser(ctx context.Context, rv string, timeout time.Duration) {
 	d.waitFor(ctx, kindUser, rv, timeout)
+}
+
+// WaitForMembership blocks until the cache shows the Membership write that
+// returned resourceVersion rv, or timeout passes.
+func (d *Directory) WaitForMembership(ctx context.Context, rv string, timeout time.Duration) {
+	d.waitFor(ctx, kindMembership, rv, timeout)
+}
+
+// WaitForMembershipGone blocks until the cache no longer holds the
+// Membership named name, or timeout passes.
+func (d *Directory) WaitForMembershipGone(ctx context.Context, name string, timeout time.Duration) {
+	d.waitUntil(ctx, timeout, func() bool {
+		_, err := d.Membership(ctx, name)
+		return err != nil
+	})
 }
 
 // WaitForUserGone blocks until the cache no longer shows the User named name

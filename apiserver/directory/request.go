@@ -3,13 +3,18 @@ package directory
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/roster-dev/roster/apiserver/query"
 )
 
 // MaxQueryBytes bounds the query of a request: no list parameter needs more,
@@ -70,8 +75,8 @@ func (d *Directory) Filter(next http.Handler) http.Handler {
 			q.Header["X-Organization"] = v
 		}
 		ctx = WithListQuery(ctx, q)
-		if info, ok := genericrequest.RequestInfoFrom(ctx); ok && info.IsResourceRequest && info.Resource == "users" {
-			if info.Name == "self" || info.Name == "~" {
+		if info, ok := genericrequest.RequestInfoFrom(ctx); ok && info.IsResourceRequest && (info.Resource == "users" || info.Resource == "memberships") {
+			if info.Resource == "users" && (info.Name == "self" || info.Name == "~") {
 				if c, err := d.Caller(ctx); err == nil && c.User != nil {
 					resolved := *info
 					resolved.Name = c.User.Name
@@ -88,4 +93,37 @@ func (d *Directory) Filter(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// PageLink is the same request's path and query with another page number.
+func PageLink(lq ListQuery, page int) *string {
+	v := url.Values{}
+	for k, vs := range lq.Values {
+		v[k] = vs
+	}
+	v.Set("page", strconv.Itoa(page))
+	s := lq.Path + "?" + v.Encode()
+	return &s
+}
+
+// EngineError turns a query engine refusal into an API status with the
+// engine's exact message.
+func EngineError(err error) error {
+	var qe *query.Error
+	if !errors.As(err, &qe) {
+		return apierrors.NewInternalError(err)
+	}
+	reason := metav1.StatusReasonBadRequest
+	switch qe.Status {
+	case 403:
+		reason = metav1.StatusReasonForbidden
+	case 404:
+		reason = metav1.StatusReasonNotFound
+	}
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status:  metav1.StatusFailure,
+		Code:    int32(qe.Status),
+		Reason:  reason,
+		Message: qe.Message,
+	}}
 }

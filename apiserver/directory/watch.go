@@ -38,6 +38,10 @@ type change struct {
 	// obj and old are a User change's new and previous state; obj is nil
 	// when the User was deleted, old when it was added.
 	obj, old *iamv1alpha1.User
+	// membership and lastMembership are a Membership change's name and, when
+	// it was deleted, its last state.
+	membership     string
+	lastMembership *iamv1alpha1.Membership
 	// snap is the index right after the change.
 	snap *query.Snapshot
 	rv   uint64
@@ -48,8 +52,10 @@ type change struct {
 type hub struct {
 	mu       sync.Mutex
 	watchers map[*watcher]struct{}
-	history  []change
-	size     int
+	// members are the watchers of memberships: they follow live changes only.
+	members map[*membershipWatcher]struct{}
+	history []change
+	size    int
 	// oldest is the resourceVersion before which history is incomplete, and
 	// base the index at that resourceVersion.
 	oldest uint64
@@ -57,7 +63,7 @@ type hub struct {
 }
 
 func newHub(size int) *hub {
-	return &hub{watchers: map[*watcher]struct{}{}, size: size}
+	return &hub{watchers: map[*watcher]struct{}{}, members: map[*membershipWatcher]struct{}{}, size: size}
 }
 
 func (d *Directory) publish(c change) { d.hub.publish(c) }
@@ -78,6 +84,11 @@ func (h *hub) publish(c change) {
 			// A slow watcher is closed, never waited for: it will list again.
 			delete(h.watchers, w)
 			w.overflow()
+		}
+	}
+	for w := range h.members {
+		if !w.deliver(c) {
+			delete(h.members, w)
 		}
 	}
 }
@@ -127,6 +138,10 @@ func (h *hub) closeAll() {
 	defer h.mu.Unlock()
 	for w := range h.watchers {
 		delete(h.watchers, w)
+		w.stop()
+	}
+	for w := range h.members {
+		delete(h.members, w)
 		w.stop()
 	}
 }

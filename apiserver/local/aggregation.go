@@ -143,7 +143,7 @@ func Register(ctx context.Context, c client.Client, port int, caBundle []byte) e
 		ObjectMeta: metav1.ObjectMeta{Name: "roster-directory-user"},
 		Rules: []rbacv1.PolicyRule{{
 			APIGroups: []string{directoryv1alpha1.GroupName},
-			Resources: []string{"users"},
+			Resources: []string{"users", "memberships"},
 			Verbs:     []string{"get", "list", "watch", "patch", "update", "create", "delete"},
 		}},
 	}

@@ -60,6 +60,21 @@ func (s *Snapshot) OrganizationsOf(userName string) []MembershipRole {
 	return out
 }
 
+// Organization returns the organization named slug, when it exists.
+func (s *Snapshot) Organization(slug string) (Organization, bool) {
+	o, ok := s.st.orgs.get(slug)
+	if !ok || !o.present {
+		return Organization{}, false
+	}
+	return o.Organization, true
+}
+
+// OrganizationSlug returns the slug of the organization whose ID is id.
+func (s *Snapshot) OrganizationSlug(id int64) (string, bool) {
+	slug, ok := s.st.orgIDs.get(id)
+	return slug, ok
+}
+
 // MembersOf returns the names of the users with a membership in org, in any
 // state, whether or not org exists: the users whose visibility a change of
 // org or of one of its memberships may change.

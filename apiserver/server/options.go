@@ -37,6 +37,8 @@ type Options struct {
 	MaxPageSize int
 	// LastLoginInterval is the least time between two lastLogin writes per user.
 	LastLoginInterval time.Duration
+	// DefaultPrivilege is the privilege group of a User with none.
+	DefaultPrivilege string
 }
 
 // NewOptions returns the defaults.
@@ -49,6 +51,7 @@ func NewOptions() *Options {
 		AdminGroups:       []string{"system:masters"},
 		MaxPageSize:       1000,
 		LastLoginInterval: time.Minute,
+		DefaultPrivilege:  "user",
 	}
 	o.SecureServing.BindPort = 8443
 	// kube-apiserver proxies requests to the directory with headers of its
@@ -73,6 +76,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.AllowSelfRegistration, "allow-self-registration", o.AllowSelfRegistration, "let a caller with no User create its own")
 	fs.IntVar(&o.MaxPageSize, "max-page-size", o.MaxPageSize, "the largest page_size a list request may ask for")
 	fs.DurationVar(&o.LastLoginInterval, "last-login-interval", o.LastLoginInterval, "least time between two lastLogin updates of a user (0 disables them)")
+	fs.StringVar(&o.DefaultPrivilege, "default-privilege", o.DefaultPrivilege, "privilege group of a User with none of admin, business, user, worker in its groups")
 }
 
 // Validate checks the options.
@@ -84,6 +88,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.Audit.Validate()...)
 	if o.MaxPageSize < 1 {
 		errs = append(errs, fmt.Errorf("--max-page-size must be at least 1"))
+	}
+	if _, err := directory.ParsePrivilege(o.DefaultPrivilege); err != nil {
+		errs = append(errs, fmt.Errorf("--default-privilege: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -102,6 +109,10 @@ func (o *Options) Config() (*Config, error) {
 		o.Authorization.RemoteKubeConfigFile = o.Kubeconfig
 	}
 
+	defaultPrivilege, err := directory.ParsePrivilege(o.DefaultPrivilege)
+	if err != nil {
+		return nil, fmt.Errorf("--default-privilege: %w", err)
+	}
 	generic := genericapiserver.NewConfig(Codecs)
 	generic.EffectiveVersion = utilcompatibility.DefaultBuildEffectiveVersion()
 	generic.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, openapinamer.NewDefinitionNamer(Scheme))
@@ -133,6 +144,7 @@ func (o *Options) Config() (*Config, error) {
 			AdminGroups:           o.AdminGroups,
 			AllowSelfRegistration: o.AllowSelfRegistration,
 			LastLoginInterval:     o.LastLoginInterval,
+			DefaultPrivilege:      defaultPrivilege,
 			Page:                  query.ParseOptions{DefaultPageSize: 10, MaxPageSize: o.MaxPageSize},
 		},
 	}, nil

@@ -16,6 +16,7 @@ import (
 
 	directoryv1alpha1 "github.com/roster-dev/roster/apiserver/apis/directory/v1alpha1"
 	"github.com/roster-dev/roster/apiserver/directory"
+	membershipstorage "github.com/roster-dev/roster/apiserver/registry/membership"
 	userstorage "github.com/roster-dev/roster/apiserver/registry/user"
 )
 
@@ -67,7 +68,8 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	group := genericapiserver.NewDefaultAPIGroupInfo(directoryv1alpha1.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.VersionedResourcesStorageMap[directoryv1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		"users": userstorage.NewREST(dir),
+		"users":       userstorage.NewREST(dir),
+		"memberships": membershipstorage.NewREST(dir),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", directoryv1alpha1.GroupName, err)

@@ -58,10 +58,16 @@ func (s *stream) summary() []string {
 
 func watchUsers(cfg *rest.Config, query string) *stream {
 	GinkgoHelper()
+	return watchPath(cfg, base, query)
+}
+
+// watchPath watches the resource at path through kube-apiserver.
+func watchPath(cfg *rest.Config, path, query string) *stream {
+	GinkgoHelper()
 	hc, err := rest.HTTPClientFor(cfg)
 	Expect(err).NotTo(HaveOccurred())
 	wctx, cancel := ctxWithCancel()
-	req, err := http.NewRequestWithContext(wctx, "GET", strings.TrimSuffix(cfg.Host, "/")+base+"?watch=1&"+query, nil)
+	req, err := http.NewRequestWithContext(wctx, "GET", strings.TrimSuffix(cfg.Host, "/")+path+"?watch=1&"+query, nil)
 	Expect(err).NotTo(HaveOccurred())
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)

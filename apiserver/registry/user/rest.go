@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -92,7 +90,7 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 	}
 	res, err := snap.List(caller.Caller, req)
 	if err != nil {
-		return nil, engineError(err)
+		return nil, directory.EngineError(err)
 	}
 	list := &directoryv1alpha1.UserList{
 		Count: int64(res.Count),
@@ -109,10 +107,10 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 	}
 	if req.Paged {
 		if res.HasNext {
-			list.Next = pageLink(lq, res.Page+1)
+			list.Next = directory.PageLink(lq, res.Page+1)
 		}
 		if res.HasPrevious {
-			list.Previous = pageLink(lq, res.Page-1)
+			list.Previous = directory.PageLink(lq, res.Page-1)
 		}
 	} else if res.HasNext && options != nil && options.Limit > 0 && len(res.Users) > 0 {
 		list.Continue = encodeContinue(res.Users[len(res.Users)-1], res.Offset+len(res.Users))
@@ -129,7 +127,7 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 func (r *REST) listRequest(ctx context.Context, caller *directory.Caller, lq directory.ListQuery, options *metainternalversion.ListOptions) (*query.ListRequest, error) {
 	req, err := query.ParseListRequest(lq.Values, lq.Header, r.dir.Options().Page)
 	if err != nil {
-		return nil, engineError(err)
+		return nil, directory.EngineError(err)
 	}
 	if options == nil {
 		return req, nil
@@ -159,17 +157,6 @@ func (r *REST) listRequest(ctx context.Context, caller *directory.Caller, lq dir
 		return err == nil && label.Matches(labels.Set(obj.Labels))
 	}
 	return req, nil
-}
-
-// pageLink is the same request's path and query with another page number.
-func pageLink(lq directory.ListQuery, page int) *string {
-	v := url.Values{}
-	for k, vs := range lq.Values {
-		v[k] = vs
-	}
-	v.Set("page", strconv.Itoa(page))
-	s := lq.Path + "?" + v.Encode()
-	return &s
 }
 
 // continueToken resumes a chunked list right after the last row it
@@ -302,7 +289,7 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 	// A watch the caller may not make is refused before its stream starts,
 	// with the status a list would have.
 	if err := r.dir.Snapshot().Authorize(caller.Caller, req); err != nil {
-		return nil, engineError(err)
+		return nil, directory.EngineError(err)
 	}
 	wr := directory.WatchRequest{
 		Caller:  caller,
@@ -329,26 +316,4 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 		wr.ResourceVersion = ""
 	}
 	return r.dir.Watch(ctx, wr)
-}
-
-// engineError turns a query engine refusal into an API status with the
-// engine's exact message.
-func engineError(err error) error {
-	var qe *query.Error
-	if !errors.As(err, &qe) {
-		return apierrors.NewInternalError(err)
-	}
-	reason := metav1.StatusReasonBadRequest
-	switch qe.Status {
-	case 403:
-		reason = metav1.StatusReasonForbidden
-	case 404:
-		reason = metav1.StatusReasonNotFound
-	}
-	return &apierrors.StatusError{ErrStatus: metav1.Status{
-		Status:  metav1.StatusFailure,
-		Code:    int32(qe.Status),
-		Reason:  reason,
-		Message: qe.Message,
-	}}
 }

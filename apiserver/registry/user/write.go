@@ -310,8 +310,8 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	if precondition != "" {
 		patch = client.MergeFromWithOptions(current, client.MergeFromWithOptimisticLock{})
 	}
-	dryRun := options != nil && isDryRun(options.DryRun)
-	if err := r.dir.Client().Patch(ctx, next, patch, writeOptions[client.PatchOption](dryRun)...); err != nil {
+	dryRun := options != nil && directory.IsDryRun(options.DryRun)
+	if err := r.dir.Client().Patch(ctx, next, patch, directory.WriteOptions[client.PatchOption](dryRun)...); err != nil {
 		if apierrors.IsConflict(err) {
 			return nil, false, conflict(current.Name)
 		}
@@ -385,8 +385,8 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if next.Spec.Username == "" {
 		next.Spec.Username = u.Username
 	}
-	dryRun := options != nil && isDryRun(options.DryRun)
-	if err := r.dir.Client().Create(ctx, next, writeOptions[client.CreateOption](dryRun)...); err != nil {
+	dryRun := options != nil && directory.IsDryRun(options.DryRun)
+	if err := r.dir.Client().Create(ctx, next, directory.WriteOptions[client.CreateOption](dryRun)...); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return nil, apierrors.NewAlreadyExists(resource, name)
 		}
@@ -421,17 +421,17 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 			pre.ResourceVersion = options.Preconditions.ResourceVersion
 		}
 	}
-	dryRun := options != nil && isDryRun(options.DryRun)
+	dryRun := options != nil && directory.IsDryRun(options.DryRun)
 	memberships, err := r.dir.MembershipsOf(ctx, current.Name)
 	if err != nil {
 		return nil, false, err
 	}
 	for i := range memberships {
-		if err := r.dir.Client().Delete(ctx, &memberships[i], writeOptions[client.DeleteOption](dryRun)...); client.IgnoreNotFound(err) != nil {
+		if err := r.dir.Client().Delete(ctx, &memberships[i], directory.WriteOptions[client.DeleteOption](dryRun)...); client.IgnoreNotFound(err) != nil {
 			return nil, false, fmt.Errorf("deleting membership %s: %w", memberships[i].Name, err)
 		}
 	}
-	if err := r.dir.Client().Delete(ctx, current, append(writeOptions[client.DeleteOption](dryRun), pre)...); err != nil {
+	if err := r.dir.Client().Delete(ctx, current, append(directory.WriteOptions[client.DeleteOption](dryRun), pre)...); err != nil {
 		if apierrors.IsConflict(err) {
 			return nil, false, conflict(current.Name)
 		}
@@ -444,22 +444,6 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		r.dir.WaitForUserGone(ctx, current.Name, readYourWritesTimeout)
 	}
 	return out, true, nil
-}
-
-// isDryRun reports whether a write's dryRun option asks to check and render
-// the write without storing it. The generic API server has already refused
-// any value but "All".
-func isDryRun(dryRun []string) bool { return len(dryRun) > 0 }
-
-// writeOptions passes a dry run on to kube-apiserver, so that the CRD's own
-// validation and admission run and nothing is stored. O is the option type
-// of the write (client.CreateOption, client.PatchOption, ...), all of which
-// client.DryRunAll is.
-func writeOptions[O any](dryRun bool) []O {
-	if dryRun {
-		return []O{any(client.DryRunAll).(O)}
-	}
-	return nil
 }
 
 // patchError turns a patch the generic server could not apply to the

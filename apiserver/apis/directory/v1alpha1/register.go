@@ -21,8 +21,8 @@ func Resource(resource string) schema.GroupResource {
 // separate internal version: the versioned types are registered as the
 // internal ones too, so no conversion code is needed.
 func AddToScheme(scheme *runtime.Scheme) error {
-	scheme.AddKnownTypes(SchemeGroupVersion, &User{}, &UserList{})
-	scheme.AddKnownTypes(schema.GroupVersion{Group: GroupName, Version: runtime.APIVersionInternal}, &User{}, &UserList{})
+	scheme.AddKnownTypes(SchemeGroupVersion, &User{}, &UserList{}, &Membership{}, &MembershipList{})
+	scheme.AddKnownTypes(schema.GroupVersion{Group: GroupName, Version: runtime.APIVersionInternal}, &User{}, &UserList{}, &Membership{}, &MembershipList{})
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil
 }

@@ -136,3 +136,76 @@ type UserList struct {
 	// +listType=atomic
 	Items []User `json:"items"`
 }
+
+// Membership is a user's membership of an organization as the caller may
+// see it, served from the iam.roster.dev Membership of the same name
+// (<organization>.<user>).
+// +kubebuilder:object:root=true
+type Membership struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata of the underlying iam.roster.dev Membership.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// organization is the organization's slug. Immutable.
+	Organization string `json:"organization"`
+	// organizationId is the organization's numeric ID. Read-only.
+	// +optional
+	OrganizationID int64 `json:"organizationId"`
+	// user is the metadata.name of the member's User. Immutable.
+	User string `json:"user"`
+	// username is the member's username. Read-only.
+	// +optional
+	Username string `json:"username"`
+	// role is owner, maintainer, supervisor or worker.
+	Role string `json:"role"`
+	// state is active for a member, pending for an invitation.
+	// +optional
+	State string `json:"state"`
+	// invitedBy is the username of who invited the member through the
+	// directory, "" otherwise. Read-only.
+	// +optional
+	InvitedBy string `json:"invitedBy"`
+	// joinedDate is when the membership became active. Read-only.
+	// +optional
+	JoinedDate *metav1.Time `json:"joinedDate"`
+	// status is the underlying Membership's readiness. Never written
+	// through the directory.
+	// +optional
+	Status *MembershipStatus `json:"status,omitempty"`
+}
+
+// MembershipStatus is the readiness of the underlying iam.roster.dev Membership.
+type MembershipStatus struct {
+	// observedGeneration is the generation the controllers last reconciled.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// conditions are the Membership's Ready, Reconciling and Stalled conditions.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// MembershipList is a page of memberships, with the REST pagination fields
+// beside the standard items.
+// +kubebuilder:object:root=true
+type MembershipList struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	// count is the number of memberships matching the request, before paging.
+	Count int64 `json:"count"`
+	// next is the path and query of the next page, or null.
+	// +optional
+	Next *string `json:"next"`
+	// previous is the path and query of the previous page, or null.
+	// +optional
+	Previous *string `json:"previous"`
+
+	// items are the memberships on this page.
+	// +listType=atomic
+	Items []Membership `json:"items"`
+}

@@ -10,6 +10,21 @@ Copyright The Roster Authors.
 package v1alpha1
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Membership) OpenAPIModelName() string {
+	return "dev.roster.directory.v1alpha1.Membership"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in MembershipList) OpenAPIModelName() string {
+	return "dev.roster.directory.v1alpha1.MembershipList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in MembershipStatus) OpenAPIModelName() string {
+	return "dev.roster.directory.v1alpha1.MembershipStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in User) OpenAPIModelName() string {
 	return "dev.roster.directory.v1alpha1.User"
 }
