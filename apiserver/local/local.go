@@ -337,6 +337,16 @@ func printGuide(out io.Writer, kubectl, kubeconfigs, dataDir string, took time.D
 	for _, c := range cmds {
 		fmt.Fprintf(&b, "  %s\n", c)
 	}
-	fmt.Fprintf(&b, "\nThe CRDs are there too: `get users.iam.roster.dev`, `get organizations`, `get memberships`.\nPress Ctrl-C to stop; the data stays in %s (run with --reset to start over).\n", dataDir)
+	fmt.Fprintf(&b, "\nAn invitation: alice (owner of acme) invites trent as a worker, trent sees and accepts it,\nthen alice finds trent among acme's workers:\n")
+	invite := `{"apiVersion":"directory.roster.dev/v1alpha1","kind":"Membership","organization":"acme","user":"trent","role":"worker"}`
+	for _, c := range []string{
+		fmt.Sprintf("echo '%s' | %s --kubeconfig %s create -f -", invite, kubectl, kc("alice")),
+		fmt.Sprintf("%s --kubeconfig %s get memberships", kubectl, kc("trent")),
+		fmt.Sprintf("%s --kubeconfig %s patch memberships acme.trent --type merge -p '{\"state\":\"active\"}'", kubectl, kc("trent")),
+		fmt.Sprintf("%s --kubeconfig %s get --raw '/apis/directory.roster.dev/v1alpha1/users?org=acme&role=worker'", kubectl, kc("alice")),
+	} {
+		fmt.Fprintf(&b, "  %s\n", c)
+	}
+	fmt.Fprintf(&b, "\nThe CRDs are there too: `get users.iam.roster.dev`, `get organizations`, `get memberships.iam.roster.dev`.\nPress Ctrl-C to stop; the data stays in %s (run with --reset to start over).\n", dataDir)
 	fmt.Fprint(out, b.String())
 }

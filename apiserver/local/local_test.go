@@ -177,7 +177,7 @@ var _ = Describe("roster local", Ordered, func() {
 	It("starts a complete Roster whose printed commands work as printed, for each role", func() {
 		r := start(freePort())
 		cmds := r.commands()
-		Expect(cmds).To(HaveLen(7), strings.Join(r.lines(), "\n"))
+		Expect(cmds).To(HaveLen(11), strings.Join(r.lines(), "\n"))
 
 		By("the administrator sees everyone")
 		out, err := sh(cmds[0])
@@ -250,6 +250,18 @@ var _ = Describe("roster local", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred(), out)
 		ids = out
 		Expect(strings.Count(ids, "=")).To(Equal(16))
+
+		By("an invitation round: alice invites trent, trent sees and accepts it, alice finds trent among the workers")
+		out, err = sh(cmds[7])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("membership.directory.roster.dev/acme.trent created"))
+		out, err = sh(cmds[8])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(MatchRegexp(`(?m)^acme\.trent\s+acme\s+trent\s+worker\s+pending\s+alice\s`))
+		out, err = sh(cmds[9])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("membership.directory.roster.dev/acme.trent patched"))
+		Eventually(func() string { out, _ := sh(cmds[10]); return out }).Should(ContainSubstring(`"username":"trent"`))
 
 		By("the samples, applied users first, leave no owner warning")
 		out, err = kubectlAs("admin", "", "get", "events", "-A", "--field-selector", "reason=OwnerNotFound", "-o", "name")

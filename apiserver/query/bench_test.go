@@ -183,6 +183,12 @@ func BenchmarkListLargestOrg(b *testing.B) {
 	benchList(b, asAdmin, func(d *dataset) string { return "page=1&org=" + d.largest })
 }
 
+// BenchmarkListLargestOrgByRole is users?org=X&role=worker: within 2x of
+// the organization's page alone (BenchmarkListLargestOrg).
+func BenchmarkListLargestOrgByRole(b *testing.B) {
+	benchList(b, asAdmin, func(d *dataset) string { return "page=1&org=" + d.largest + "&role=worker" })
+}
+
 func BenchmarkListFilterRange(b *testing.B) {
 	benchList(b, asAdmin, fixed(`page=1&filter={"<=":[100,{"var":"id"},5000]}`))
 }
