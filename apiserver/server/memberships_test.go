@@ -319,6 +319,32 @@ var _ = Describe("Memberships", func() {
 		})
 	})
 
+	Describe("watching users by role", func() {
+		It("sends ADDED and DELETED as members take and leave the role", func() {
+			makeOrg("rw", 73)
+			makeUser("rw-owner", 961)
+			makeUser("rw-member", 962)
+			Expect(createMembership(seat{"rw", "rw-owner", iamv1alpha1.RoleOwner, false})).To(Succeed())
+			Expect(createMembership(seat{"rw", "rw-member", iamv1alpha1.RoleWorker, false})).To(Succeed())
+			DeferCleanup(func() {
+				_ = client.IgnoreNotFound(deleteMembership("rw", "rw-owner"))
+				_ = client.IgnoreNotFound(deleteMembership("rw", "rw-member"))
+			})
+			Eventually(func() []string { return do(as("rw-owner"), "GET", base+"?org=rw&role=worker", nil).Names() }).Should(Equal([]string{"rw-member"}))
+			s := watchUsers(as("rw-owner"), "org=rw&role=supervisor")
+			Consistently(s.summary, "500ms").Should(BeEmpty())
+			By("making the worker a supervisor, through the directory, as the owner")
+			r := do(as("rw-owner"), "PATCH", memberships+"/rw.rw-member", []byte(`{"role":"supervisor"}`))
+			Expect(r.Code).To(Equal(200), string(r.Body))
+			Eventually(s.summary).Should(Equal([]string{"ADDED rw-member"}))
+			By("and back, with server-side apply")
+			out, err := kubectlIn(as("rw-owner"), "apiVersion: directory.roster.dev/v1alpha1\nkind: Membership\nmetadata:\n  name: rw.rw-member\norganization: rw\nuser: rw-member\nrole: worker\n",
+				"apply", "--server-side", "--force-conflicts", "-f", "-")
+			Expect(err).NotTo(HaveOccurred(), out)
+			Eventually(s.summary).Should(Equal([]string{"ADDED rw-member", "DELETED rw-member"}))
+		})
+	})
+
 	Describe("privilege groups", func() {
 		It("makes a user in the admin group an administrator", func() {
 			u := makeUser("p-admin", 901)
