@@ -59,6 +59,8 @@ type Directory struct {
 	client client.Client
 	index  *query.Index
 	hub    *hub
+	// catalog keeps the memberships in name order for the memberships storage.
+	catalog *catalog
 	// updateMu applies one cache event at a time to the index and the hub.
 	updateMu sync.Mutex
 	// started is set once the index holds the initial lists: changes are
@@ -98,12 +100,13 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 		return nil, fmt.Errorf("creating the client: %w", err)
 	}
 	d := &Directory{
-		opts:   opts,
-		cache:  c,
-		client: cl,
-		index:  query.NewIndex(),
-		hub:    newHub(opts.History),
-		seen:   map[string]uint64{},
+		opts:    opts,
+		cache:   c,
+		client:  cl,
+		index:   query.NewIndex(),
+		catalog: newCatalog(),
+		hub:     newHub(opts.History),
+		seen:    map[string]uint64{},
 	}
 	d.changed = sync.NewCond(&d.mu)
 	d.logins = newLoginRecorder(cl, opts.LastLoginInterval)
@@ -245,6 +248,7 @@ func (d *Directory) update(c change, write func(ix *query.Index)) {
 	if !d.started {
 		return
 	}
+	c.apply = write
 	c.snap = d.index.Snapshot()
 	d.publish(c)
 }
@@ -285,6 +289,7 @@ func (d *Directory) upsertMembership(_, obj any) {
 	}
 	d.update(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, membership: m.Name, rv: d.observe(kindMembership, m.ResourceVersion)},
 		func(ix *query.Index) { ix.UpsertMembership(membershipRecord(m)) })
+	d.catalog.put(m)
 }
 
 func (d *Directory) deleteMembership(obj any) {
@@ -295,6 +300,7 @@ func (d *Directory) deleteMembership(obj any) {
 	d.update(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, membership: m.Name, lastMembership: m,
 		rv: d.observe(kindMembership, m.ResourceVersion)},
 		func(ix *query.Index) { ix.DeleteMembership(m.Name) })
+	d.catalog.remove(m.Name)
 }
 
 // An organization that appears or goes makes its members visible to one

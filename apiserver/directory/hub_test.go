@@ -24,13 +24,13 @@ func TestSlowWatcherIsClosedWithoutBlockingOthers(t *testing.T) {
 	g := NewWithT(t)
 	h := newHub(16)
 	slow, fast := newTestWatcher(2), newTestWatcher(16)
-	_, _, ok := h.subscribe(slow, 0)
+	_, _, _, ok := h.subscribe(slow, 0)
 	g.Expect(ok).To(BeTrue())
-	_, _, ok = h.subscribe(fast, 0)
+	_, _, _, ok = h.subscribe(fast, 0)
 	g.Expect(ok).To(BeTrue())
 
 	for rv := uint64(1); rv <= 5; rv++ {
-		h.publish(change{kind: kindUser, user: "u", rv: rv})
+		h.publish(change{kind: kindUser, user: "u", rv: rv, apply: func(*query.Index) {}})
 	}
 
 	g.Expect(slow.lagging).To(BeClosed(), "a watcher that fell behind is told to list again")
@@ -44,27 +44,36 @@ func TestWatchResumesOnlyWithinHistory(t *testing.T) {
 	h := newHub(3)
 	ix := query.NewIndex()
 	h.startAt(10, ix.Snapshot())
-	snaps := map[uint64]*query.Snapshot{}
 	for rv := uint64(11); rv <= 15; rv++ {
-		ix.UpsertUser(query.User{Name: fmt.Sprint("u", rv)})
-		snaps[rv] = ix.Snapshot()
-		h.publish(change{kind: kindUser, user: "u", rv: rv, snap: snaps[rv]})
+		u := query.User{Name: fmt.Sprint("u", rv)}
+		write := func(ix *query.Index) { ix.UpsertUser(u) }
+		write(ix)
+		h.publish(change{kind: kindUser, user: u.Name, rv: rv, apply: write, snap: ix.Snapshot()})
 	}
 
-	_, _, ok := h.subscribe(newTestWatcher(8), 9)
+	_, _, _, ok := h.subscribe(newTestWatcher(8), 9)
 	g.Expect(ok).To(BeFalse(), "before the cache's start there is no history")
-	_, _, ok = h.subscribe(newTestWatcher(8), 11)
+	_, _, _, ok = h.subscribe(newTestWatcher(8), 11)
 	g.Expect(ok).To(BeFalse(), "history holds only the last 3 changes")
 
-	replay, at, ok := h.subscribe(newTestWatcher(8), 13)
+	base, prefix, replay, ok := h.subscribe(newTestWatcher(8), 13)
 	g.Expect(ok).To(BeTrue())
 	g.Expect(replay).To(HaveLen(2))
 	g.Expect(replay[0].rv).To(Equal(uint64(14)))
-	g.Expect(at).To(BeIdenticalTo(snaps[13]), "the index as it stood at the resourceVersion")
-
-	_, at, ok = h.subscribe(newTestWatcher(8), 12)
-	g.Expect(ok).To(BeTrue(), "the oldest change's resourceVersion is where history starts")
-	g.Expect(at).To(BeIdenticalTo(snaps[12]))
+	g.Expect(prefix).To(HaveLen(1), "the change at 13, replayed on the base")
+	fork := base.Fork()
+	for _, c := range prefix {
+		c.apply(fork)
+	}
+	at := fork.Snapshot()
+	for rv := 11; rv <= 13; rv++ {
+		_, found := at.User(fmt.Sprint("u", rv))
+		g.Expect(found).To(BeTrue(), "u%d is in the index as it stood at 13", rv)
+	}
+	_, found := at.User("u14")
+	g.Expect(found).To(BeFalse(), "u14 came after 13")
+	_, found = ix.Snapshot().User("u11")
+	g.Expect(found).To(BeTrue())
 }
 
 // A watcher whose client stops reading falls behind; once the client reads
@@ -86,7 +95,8 @@ func TestSlowWatcherEndsWithGone(t *testing.T) {
 	for i := range 40 {
 		u := &iamv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("u", i)}}
 		d.index.UpsertUser(query.User{Name: u.Name})
-		d.hub.publish(change{kind: kindUser, user: u.Name, obj: u, snap: d.index.Snapshot(), rv: uint64(2 + i)})
+		write := func(ix *query.Index) { ix.UpsertUser(query.User{Name: u.Name}) }
+		d.hub.publish(change{kind: kindUser, user: u.Name, obj: u, apply: write, snap: d.index.Snapshot(), rv: uint64(2 + i)})
 		// Let the watcher take the change while it can: it fills its
 		// stream until the client's side is full, and only then falls behind.
 		for wait := 0; len(ww.in) > 0 && wait < 20; wait++ {

@@ -42,10 +42,20 @@ type change struct {
 	// it was deleted, its last state.
 	membership     string
 	lastMembership *iamv1alpha1.Membership
-	// snap is the index right after the change.
+	// apply makes the change to an index: a resumed watch replays it on a
+	// fork of an older snapshot.
+	apply func(*query.Index)
+	// snap is the index right after the change. History keeps it only every
+	// checkpointEvery changes, so that it holds a few snapshots rather than
+	// one per change.
 	snap *query.Snapshot
 	rv   uint64
 }
+
+// checkpointEvery is how often history keeps the index of a change: a
+// resumed watch starts from the checkpoint before its resourceVersion and
+// replays the changes since on a fork of it.
+const checkpointEvery = 128
 
 // hub fans changes out to watchers and keeps a short history to resume
 // watches from a resourceVersion.
@@ -60,6 +70,8 @@ type hub struct {
 	// base the index at that resourceVersion.
 	oldest uint64
 	base   *query.Snapshot
+	// published counts changes, to place checkpoints.
+	published uint64
 }
 
 func newHub(size int) *hub {
@@ -73,10 +85,23 @@ func (h *hub) publish(c change) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.history) == h.size {
-		h.oldest, h.base = h.history[0].rv, h.history[0].snap
+		// The oldest change goes: the index after it becomes the base, which
+		// history replays from.
+		dropped := h.history[0]
 		h.history = append(h.history[:0], h.history[1:]...)
+		if dropped.snap == nil {
+			fork := h.fork()
+			dropped.apply(fork)
+			dropped.snap = fork.Snapshot()
+		}
+		h.oldest, h.base = dropped.rv, dropped.snap
 	}
-	h.history = append(h.history, c)
+	h.published++
+	kept := c
+	if h.published%checkpointEvery != 0 {
+		kept.snap = nil
+	}
+	h.history = append(h.history, kept)
 	for w := range h.watchers {
 		select {
 		case w.in <- c:
@@ -93,28 +118,37 @@ func (h *hub) publish(c change) {
 	}
 }
 
-// subscribe registers w and returns the history newer than rv and the index
-// as it stood at rv; ok is false when history no longer reaches back to rv.
-// rv 0 subscribes to what comes next only.
-func (h *hub) subscribe(w *watcher, rv uint64) (replay []change, at *query.Snapshot, ok bool) {
+// fork is a fork of the base, before the oldest change history holds.
+// h.mu is held.
+func (h *hub) fork() *query.Index { return h.base.Fork() }
+
+// subscribe registers w and returns what a resumed watch replays: the newest
+// checkpoint at or before rv (the base when there is none), the changes from
+// it up to rv (prefix), and those newer than rv (replay). ok is false when
+// history no longer reaches back to rv. rv 0 subscribes to what comes next
+// only.
+func (h *hub) subscribe(w *watcher, rv uint64) (base *query.Snapshot, prefix, replay []change, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if rv > 0 && rv < h.oldest {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	h.watchers[w] = struct{}{}
 	if rv == 0 {
-		return nil, nil, true
+		return nil, nil, nil, true
 	}
-	at = h.base
+	base = h.base
 	for _, c := range h.history {
-		if c.rv > rv {
+		switch {
+		case c.rv > rv:
 			replay = append(replay, c)
-		} else {
-			at = c.snap
+		case c.snap != nil:
+			base, prefix = c.snap, nil
+		default:
+			prefix = append(prefix, c)
 		}
 	}
-	return replay, at, true
+	return base, prefix, replay, true
 }
 
 func (h *hub) unsubscribe(w *watcher) {
@@ -191,11 +225,11 @@ func (d *Directory) Watch(ctx context.Context, req WatchRequest) (watch.Interfac
 		lagging: make(chan struct{}),
 		seen:    map[string]bool{},
 	}
-	replay, at, ok := d.hub.subscribe(w, from)
+	base, prefix, replay, ok := d.hub.subscribe(w, from)
 	if !ok {
 		return nil, apierrors.NewResourceExpired("too old resource version: " + req.ResourceVersion)
 	}
-	go w.run(ctx, at, replay)
+	go w.run(ctx, base, prefix, replay)
 	return w, nil
 }
 
@@ -239,14 +273,24 @@ func (w *watcher) isLagging() bool {
 	}
 }
 
-func (w *watcher) run(ctx context.Context, at *query.Snapshot, replay []change) {
+func (w *watcher) run(ctx context.Context, base *query.Snapshot, prefix, replay []change) {
 	defer close(w.out)
 	defer w.d.hub.unsubscribe(w)
 	defer w.sendGone(ctx)
 
-	initial := at == nil
+	initial := base == nil
+	var at *query.Snapshot
+	var fork *query.Index
 	if initial {
 		at = w.d.Snapshot()
+	} else {
+		// The index as it stood at the resourceVersion: the checkpoint before
+		// it, and the changes since replayed on a fork of it.
+		fork = base.Fork()
+		for _, c := range prefix {
+			c.apply(fork)
+		}
+		at = fork.Snapshot()
 	}
 	r := w.listRequest()
 	res, err := at.List(w.caller.Caller, &r)
@@ -276,6 +320,8 @@ func (w *watcher) run(ctx context.Context, at *query.Snapshot, replay []change) 
 		}
 	}
 	for i, c := range replay {
+		c.apply(fork)
+		c.snap = fork.Snapshot()
 		if !w.apply(ctx, c, i) {
 			return
 		}

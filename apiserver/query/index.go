@@ -132,7 +132,22 @@ type Index struct {
 }
 
 // NewIndex returns an empty index.
-func NewIndex() *Index { return &Index{gen: 1} }
+func NewIndex() *Index { return &Index{gen: nextGen()} }
+
+// gens hands out generations to every Index of the process: an Index forked
+// from a snapshot shares the snapshot's nodes, and must never write in place
+// a node another Index may write in place, so no two indexes ever use the
+// same generation.
+var gens atomic.Uint64
+
+func nextGen() uint64 { return gens.Add(1) }
+
+// Fork returns a new Index that starts as s: writes to it copy what they
+// change, so s and the index it came from never see them. A resumed watch
+// replays recorded changes on a fork of an older snapshot.
+func (s *Snapshot) Fork() *Index {
+	return &Index{gen: nextGen(), st: s.st}
+}
 
 // Snapshot returns a consistent, immutable view of the index. It costs O(1):
 // later writes copy what they change instead of changing it in place.
@@ -148,7 +163,7 @@ func (ix *Index) Snapshot() *Snapshot {
 	s := &Snapshot{st: ix.st}
 	// Everything reachable from s is now frozen: writes of the next
 	// generation copy it first.
-	ix.gen++
+	ix.gen = nextGen()
 	ix.snap.Store(s)
 	return s
 }

@@ -83,6 +83,8 @@ func BenchmarkDirectory(b *testing.B) {
 		{"directory-first-page", env.admin, dirPath + "?page=1&page_size=10", 10},
 		{"directory-search-page", env.admin, dirPath + "?search=ander&page_size=10", 10},
 		{"directory-org-page", member, dirPath + "?org=" + benchOrg(42) + "&page_size=10", 10},
+		{"directory-memberships-page", env.admin, memberships + "?page=1&page_size=10", 10},
+		{"directory-org-memberships-page", member, memberships + "?org=" + benchOrg(42) + "&page_size=10", 10},
 		{"crd-list-limit-10", env.admin, crdPath + "?limit=10", 10},
 		{"crd-list-full", env.admin, crdPath, users},
 	}

@@ -176,38 +176,37 @@ func (lr *listRequest) matches(m *iamv1alpha1.Membership) bool {
 // without one, everything for an administrator and the caller's own for
 // anyone else.
 func (r *REST) visible(ctx context.Context, snap *query.Snapshot, c *directory.Caller, lr *listRequest) ([]*iamv1alpha1.Membership, error) {
-	var all []iamv1alpha1.Membership
-	var err error
 	org := lr.page.Org
+	slug := ""
 	switch {
 	case org.Set && !org.ByID && org.Slug == "":
 		// The personal workspace holds no memberships.
+		return nil, nil
 	case org.Set:
 		if err := snap.Authorize(c.Caller, &query.ListRequest{Org: org}); err != nil {
 			return nil, directory.EngineError(err)
 		}
-		slug := org.Slug
+		slug = org.Slug
 		if org.ByID {
 			slug, _ = snap.OrganizationSlug(org.ID)
 		}
-		all, err = r.dir.Memberships(ctx, slug)
-	case c.Admin:
-		all, err = r.dir.Memberships(ctx, "")
-	case c.User != nil:
-		all, err = r.dir.MembershipsOf(ctx, c.User.Name)
-	}
-	if err != nil {
-		return nil, apierrors.NewInternalError(err)
+	case !c.Admin && c.User == nil:
+		return nil, nil
 	}
 	s := standingOf(snap, c)
-	out := make([]*iamv1alpha1.Membership, 0, len(all))
-	for i := range all {
-		m := &all[i]
+	var out []*iamv1alpha1.Membership
+	// The catalog is in name order; the filters keep it.
+	for _, m := range r.dir.SortedMemberships() {
+		if slug != "" && m.Spec.Organization != slug {
+			continue
+		}
+		if !org.Set && !c.Admin && !isSelf(c, m) {
+			continue
+		}
 		if canSee(c, s, m) && lr.matches(m) {
 			out = append(out, m)
 		}
 	}
-	slices.SortFunc(out, func(a, b *iamv1alpha1.Membership) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
