@@ -23,19 +23,38 @@ func newCatalog() *catalog {
 	return &catalog{byName: map[string]*iamv1alpha1.Membership{}}
 }
 
+// put adds or replaces m. Readers may hold the sorted slice, so a change
+// makes a new one: a copy with m in its place, never a new sort.
 func (c *catalog) put(m *iamv1alpha1.Membership) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.byName[m.Name] = m
-	c.sorted = nil
+	if c.sorted == nil {
+		return
+	}
+	i, found := slices.BinarySearchFunc(c.sorted, m.Name, byName)
+	next := make([]*iamv1alpha1.Membership, 0, len(c.sorted)+1)
+	next = append(next, c.sorted[:i]...)
+	next = append(next, m)
+	if found {
+		i++
+	}
+	c.sorted = append(next, c.sorted[i:]...)
 }
 
 func (c *catalog) remove(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.byName, name)
-	c.sorted = nil
+	if c.sorted == nil {
+		return
+	}
+	if i, found := slices.BinarySearchFunc(c.sorted, name, byName); found {
+		c.sorted = slices.Concat(c.sorted[:i], c.sorted[i+1:])
+	}
 }
+
+func byName(m *iamv1alpha1.Membership, name string) int { return strings.Compare(m.Name, name) }
 
 // all returns every membership in name order. The slice is shared: do not
 // change it.

@@ -1,0 +1,49 @@
+package directory
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+)
+
+// The catalog stays in name order through puts and removes, and a slice a
+// reader holds never changes under it.
+func TestCatalogKeepsNameOrder(t *testing.T) {
+	g := NewWithT(t)
+	c := newCatalog()
+	rnd := rand.New(rand.NewPCG(1, 2))
+	want := map[string]int{}
+	m := func(name string, v int) *iamv1alpha1.Membership {
+		return &iamv1alpha1.Membership{ObjectMeta: metav1.ObjectMeta{Name: name, Generation: int64(v)}}
+	}
+	for i := range 2000 {
+		name := fmt.Sprintf("org.u%03d", rnd.IntN(300))
+		held := c.all()
+		heldNames := make([]string, len(held))
+		for j, x := range held {
+			heldNames[j] = x.Name
+		}
+		if rnd.IntN(4) == 0 {
+			c.remove(name)
+			delete(want, name)
+		} else {
+			c.put(m(name, i))
+			want[name] = i
+		}
+		for j, x := range held {
+			g.Expect(x.Name).To(Equal(heldNames[j]), "a held slice changed")
+		}
+		all := c.all()
+		g.Expect(all).To(HaveLen(len(want)))
+		g.Expect(slices.IsSortedFunc(all, func(a, b *iamv1alpha1.Membership) int { return byName(a, b.Name) })).To(BeTrue())
+		for _, x := range all {
+			g.Expect(x.Generation).To(BeNumerically("==", want[x.Name]))
+		}
+	}
+}
