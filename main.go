@@ -24,9 +24,9 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
-	"github.com/roster-dev/roster/apiserver/local"
 	"github.com/roster-dev/roster/apiserver/server"
 	"github.com/roster-dev/roster/controllers"
+	"github.com/roster-dev/roster/internal/local"
 )
 
 func main() {

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/roster-dev/roster/apiserver/local"
+	"github.com/roster-dev/roster/internal/testenv"
 )
 
 // `roster controllers` outside a cluster, with its defaults, elects its leader
@@ -29,7 +29,7 @@ func TestControllersStartOutsideACluster(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(c.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "roster-system"}})).To(Succeed())
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	g.Expect(local.WriteKubeconfig(cfg, kubeconfig)).To(Succeed())
+	g.Expect(testenv.WriteKubeconfig(cfg, kubeconfig)).To(Succeed())
 	t.Setenv("KUBECONFIG", kubeconfig)
 
 	ctx, cancel := context.WithCancel(t.Context())

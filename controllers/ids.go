@@ -80,8 +80,6 @@ type idAllocator struct {
 
 	mu    sync.Mutex // one reservation at a time; waiters share its block
 	pools map[string]*idPool
-	// writes counts counter writes, for tests and the benchmark.
-	writes int64
 }
 
 // idPool is the part of a reserved block not handed out yet, [next, last],
@@ -235,7 +233,6 @@ func (a *idAllocator) reserve(ctx context.Context, kind idKind, n, floor int64) 
 			if err != nil {
 				return 0, 0, fmt.Errorf("creating ConfigMap %s: %w", a.key, err)
 			}
-			a.writes++
 			return floor + 1, floor + n, nil
 		}
 		if err != nil {
@@ -269,7 +266,6 @@ func (a *idAllocator) reserve(ctx context.Context, kind idKind, n, floor int64) 
 		if err != nil {
 			return 0, 0, fmt.Errorf("updating ConfigMap %s: %w", a.key, err)
 		}
-		a.writes++
 		return base + 1, base + n, nil
 	}
 	return 0, 0, fmt.Errorf("updating ConfigMap %s: still conflicting after %d attempts", a.key, maxCounterAttempts)

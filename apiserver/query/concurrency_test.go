@@ -38,8 +38,8 @@ func TestConcurrentReaders(t *testing.T) {
 				if err == nil {
 					var second *Result
 					second, err = s.List(Caller{Admin: true}, req)
-					if err == nil && (first.Count != s.Len() || fmt.Sprint(first) != fmt.Sprint(second)) {
-						err = fmt.Errorf("reader %d: snapshot changed under it: %d of %d", r, first.Count, s.Len())
+					if err == nil && (first.Count != s.size() || fmt.Sprint(first) != fmt.Sprint(second)) {
+						err = fmt.Errorf("reader %d: snapshot changed under it: %d of %d", r, first.Count, s.size())
 					}
 				}
 				if err != nil {

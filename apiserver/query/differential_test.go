@@ -127,7 +127,7 @@ func (m *model) list(c Caller, r *ListRequest) (*Result, error) {
 			(r.FirstName != "" && u.FirstName != r.FirstName) ||
 			(r.LastName != "" && u.LastName != r.LastName) ||
 			(r.IsActive != nil && u.IsActive != *r.IsActive) ||
-			(r.Filter != nil && !r.Filter.Match(u)) ||
+			(r.Filter != nil && !r.Filter.matchUser(u)) ||
 			(r.Extra != nil && !r.Extra(u)) {
 			continue
 		}

@@ -64,8 +64,8 @@ func (a idRange) or(b idRange) idRange {
 	return idRange{true, min(a.lo, b.lo), max(a.hi, b.hi)}
 }
 
-// Match reports whether u satisfies the filter.
-func (f *Filter) Match(u User) bool { return f.match(&userRec{User: u}) }
+// matchUser reports whether u satisfies the filter.
+func (f *Filter) matchUser(u User) bool { return f.match(&userRec{User: u}) }
 
 // CompileFilter compiles the value of the `filter` parameter. Errors are
 // *Error with status 400 and the messages of spec section 5.1.

@@ -232,8 +232,6 @@ func (b bitset) has(x uint32) bool {
 
 func (b bitset) set(x uint32) { b[x>>6] |= 1 << (x & 63) }
 
-func (b bitset) unset(x uint32) { b[x>>6] &^= 1 << (x & 63) }
-
 func (b bitset) and(o bitset) {
 	for i := range b {
 		if i < len(o) {

@@ -192,7 +192,7 @@ func TestCompileFilter(t *testing.T) {
 			g.Expect(err).NotTo(HaveOccurred())
 			var got []string
 			for _, u := range users {
-				if f.Match(u) {
+				if f.matchUser(u) {
 					got = append(got, u.Name)
 				}
 			}

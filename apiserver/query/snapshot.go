@@ -17,8 +17,8 @@ type Snapshot struct {
 
 func (s *Snapshot) rec(slot uint32) *userRec { return s.st.users.get(slot) }
 
-// Len returns the number of users.
-func (s *Snapshot) Len() int { return s.st.count }
+// size returns the number of users.
+func (s *Snapshot) size() int { return s.st.count }
 
 // User returns the user named name.
 func (s *Snapshot) User(name string) (User, bool) {

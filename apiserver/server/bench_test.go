@@ -30,8 +30,8 @@ import (
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 	"github.com/roster-dev/roster/apiserver/directory"
-	"github.com/roster-dev/roster/apiserver/local"
 	"github.com/roster-dev/roster/apiserver/query"
+	"github.com/roster-dev/roster/internal/testenv"
 )
 
 // BenchmarkDirectory compares, through kube-apiserver on the envtest control
@@ -201,7 +201,7 @@ var (
 type benchEnv struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-	stack  *local.Stack
+	stack  *testenv.Stack
 	env    *envtest.Environment
 	dir    string
 	client client.Client
@@ -228,14 +228,14 @@ func startBenchEnv(b *testing.B) *benchEnv {
 	// the set-up, not of the measured requests (which are sequential).
 	args.Set("max-requests-inflight", "1000")
 	args.Set("max-mutating-requests-inflight", "1000")
-	e.stack = &local.Stack{Env: e.env, Dir: e.dir}
+	e.stack = &testenv.Stack{Env: e.env, Dir: e.dir}
 	if err := e.stack.Start(e.ctx); err != nil {
 		b.Fatal(err)
 	}
 	e.admin = e.stack.Admin
 	cfg := rest.CopyConfig(e.admin)
 	cfg.QPS, cfg.Burst = 5000, 10000
-	if e.client, err = client.New(cfg, client.Options{Scheme: local.Scheme}); err != nil {
+	if e.client, err = client.New(cfg, client.Options{Scheme: testenv.Scheme}); err != nil {
 		b.Fatal(err)
 	}
 	return e

@@ -21,8 +21,8 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/roster-dev/roster/apiserver/local"
 	"github.com/roster-dev/roster/apiserver/server"
+	"github.com/roster-dev/roster/internal/testenv"
 )
 
 // The suite runs one kube-apiserver with the aggregation layer configured and
@@ -32,7 +32,7 @@ import (
 var (
 	ctx       context.Context
 	cancel    context.CancelFunc
-	stack     *local.Stack
+	stack     *testenv.Stack
 	k8sClient client.Client
 	adminCfg  *rest.Config
 	workDir   string
@@ -56,7 +56,7 @@ var _ = BeforeSuite(func() {
 	DeferCleanup(func() { _ = os.RemoveAll(workDir) })
 
 	By("starting kube-apiserver and the directory server, registered through an APIService")
-	stack = &local.Stack{
+	stack = &testenv.Stack{
 		Env: &envtest.Environment{
 			CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 			ErrorIfCRDPathMissing: true,
@@ -87,7 +87,7 @@ func ctxWithCancel() (context.Context, context.CancelFunc) {
 // writeKubeconfig saves cfg as a kubeconfig in the suite's directory.
 func writeKubeconfig(cfg *rest.Config, name string) string {
 	path := filepath.Join(workDir, name)
-	Expect(local.WriteKubeconfig(cfg, path)).To(Succeed())
+	Expect(testenv.WriteKubeconfig(cfg, path)).To(Succeed())
 	return path
 }
 

@@ -17,14 +17,13 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 	"github.com/roster-dev/roster/controllers"
+	"github.com/roster-dev/roster/internal/testenv"
 )
 
 // Options configure a local Roster.
@@ -103,7 +102,7 @@ func Run(ctx context.Context, o Options) error {
 	apiServer.SecureServing.ListenAddr.Address = "127.0.0.1"
 	apiServer.SecureServing.ListenAddr.Port = strconv.Itoa(o.Port)
 
-	stack := &Stack{Env: env, Dir: dataDir}
+	stack := &testenv.Stack{Env: env, Dir: dataDir}
 	if err := stack.Start(ctx); err != nil {
 		return err
 	}
@@ -126,7 +125,7 @@ func Run(ctx context.Context, o Options) error {
 	mgrCfg := rest.CopyConfig(stack.Admin)
 	mgrCfg.QPS = -1
 	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
-		Scheme:                 Scheme,
+		Scheme:                 testenv.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	})
@@ -199,8 +198,8 @@ func Run(ctx context.Context, o Options) error {
 
 // waitForIDs waits until the controllers have given every User and
 // Organization its ID: they have seen them all.
-func waitForIDs(ctx context.Context, stack *Stack) error {
-	err := stack.wait(ctx, 2*time.Minute, func() (bool, string) {
+func waitForIDs(ctx context.Context, stack *testenv.Stack) error {
+	err := stack.Wait(ctx, 2*time.Minute, func() (bool, string) {
 		var users iamv1alpha1.UserList
 		if err := stack.Client.List(ctx, &users); err != nil {
 			return false, err.Error()
@@ -296,20 +295,6 @@ func resetDir(dir string) error {
 		}
 	}
 	return nil
-}
-
-// WriteKubeconfig saves a client-certificate configuration (and its
-// impersonation, if any) as a kubeconfig file.
-func WriteKubeconfig(cfg *rest.Config, path string) error {
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["roster"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["user"] = &clientcmdapi.AuthInfo{
-		ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData,
-		Impersonate: cfg.Impersonate.UserName, ImpersonateGroups: cfg.Impersonate.Groups,
-	}
-	kc.Contexts["roster"] = &clientcmdapi.Context{Cluster: "roster", AuthInfo: "user"}
-	kc.CurrentContext = "roster"
-	return clientcmd.WriteToFile(*kc, path)
 }
 
 // ReadyLine is the line the guide starts with, for scripts that wait for it.

@@ -42,18 +42,18 @@ func claim(dataDir string, log io.Writer) (release func(), err error) {
 	return release, nil
 }
 
-// Leftover is a control-plane process that uses a data directory.
-type Leftover struct {
+// leftover is a control-plane process that uses a data directory.
+type leftover struct {
 	PID  int
 	Name string
 }
 
-// Leftovers lists the etcd and kube-apiserver processes whose arguments
+// leftovers lists the etcd and kube-apiserver processes whose arguments
 // name a path inside dataDir: those `roster local` started on it. Nothing
 // else is touched, not even a kubectl that uses one of its kubeconfigs. Where
 // there is no /proc it finds nothing.
-func Leftovers(dataDir string) []Leftover {
-	var found []Leftover
+func leftovers(dataDir string) []leftover {
+	var found []leftover
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -72,7 +72,7 @@ func Leftovers(dataDir string) []Leftover {
 		for _, a := range args[1:] {
 			if strings.Contains(a, dataDir+string(filepath.Separator)) {
 				if !zombie(pid) {
-					found = append(found, Leftover{pid, name})
+					found = append(found, leftover{pid, name})
 				}
 				break
 			}
@@ -103,9 +103,9 @@ func zombie(pid int) bool {
 // stops them, each with SIGTERM and, after a grace period, SIGKILL. It
 // returns their names and pids.
 func stopLeftovers(dataDir string) ([]string, error) {
-	found := Leftovers(dataDir)
+	found := leftovers(dataDir)
 	// kube-apiserver sorts after etcd; stop it first.
-	slices.SortStableFunc(found, func(a, b Leftover) int { return strings.Compare(b.Name, a.Name) })
+	slices.SortStableFunc(found, func(a, b leftover) int { return strings.Compare(b.Name, a.Name) })
 	var names []string
 	for _, p := range found {
 		names = append(names, fmt.Sprintf("%s (pid %d)", p.Name, p.PID))

@@ -1,4 +1,4 @@
-package local
+package testenv
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -92,7 +94,7 @@ func (s *Stack) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	port := PortOf(ln.Addr())
+	port := portOf(ln.Addr())
 	o := server.NewOptions()
 	o.SecureServing.Listener = ln
 	o.SecureServing.BindAddress = net.ParseIP("127.0.0.1")
@@ -118,7 +120,7 @@ func (s *Stack) start(ctx context.Context) error {
 	if err := Register(ctx, s.Client, port, s.agg.ServingCA); err != nil {
 		return err
 	}
-	if err := s.wait(ctx, 2*time.Minute, func() (bool, string) {
+	if err := s.Wait(ctx, 2*time.Minute, func() (bool, string) {
 		ok, msg, err := Available(ctx, s.Client)
 		if err != nil {
 			return false, err.Error()
@@ -131,7 +133,7 @@ func (s *Stack) start(ctx context.Context) error {
 	// apart from the availability check, and retries a failed fetch with a
 	// backoff of up to a minute. Until it lists the directory's users, kubectl
 	// resolves "users" to the CRD.
-	return s.wait(ctx, 2*time.Minute, func() (bool, string) {
+	return s.Wait(ctx, 2*time.Minute, func() (bool, string) {
 		return Discovered(s.Admin)
 	})
 }
@@ -150,9 +152,9 @@ func (s *Stack) Identity(name string, groups ...string) (*rest.Config, string, e
 // Done is closed when the directory server has stopped.
 func (s *Stack) Done() <-chan struct{} { return s.done }
 
-// wait polls done every 250ms until it holds, the directory server stops, or
+// Wait polls done every 250ms until it holds, the directory server stops, or
 // timeout passes.
-func (s *Stack) wait(ctx context.Context, timeout time.Duration, done func() (bool, string)) error {
+func (s *Stack) Wait(ctx context.Context, timeout time.Duration, done func() (bool, string)) error {
 	deadline := time.After(timeout)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -187,4 +189,18 @@ func (s *Stack) Stop() error {
 		return nil
 	}
 	return s.Env.Stop()
+}
+
+// WriteKubeconfig saves a client-certificate configuration (and its
+// impersonation, if any) as a kubeconfig file.
+func WriteKubeconfig(cfg *rest.Config, path string) error {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["roster"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["user"] = &clientcmdapi.AuthInfo{
+		ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData,
+		Impersonate: cfg.Impersonate.UserName, ImpersonateGroups: cfg.Impersonate.Groups,
+	}
+	kc.Contexts["roster"] = &clientcmdapi.Context{Cluster: "roster", AuthInfo: "user"}
+	kc.CurrentContext = "roster"
+	return clientcmd.WriteToFile(*kc, path)
 }

@@ -1,15 +1,14 @@
-// Package local wires Roster's directory server into a kube-apiserver that
-// Roster runs itself: the front-proxy (aggregation layer) certificates and
-// flags, and the registration of the directory through an APIService. The
-// local control plane and the end-to-end tests use it.
-package local
+package testenv
+
+// This file wires Roster's directory server into a kube-apiserver that Roster
+// runs itself: the front-proxy (aggregation layer) certificates and flags, and
+// the registration of the directory through an APIService.
 
 import (
 	"context"
 	"encoding/base64"
 	"fmt"
 	"net"
-	"path/filepath"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,7 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	directoryv1alpha1 "github.com/roster-dev/roster/apiserver/apis/directory/v1alpha1"
-	"github.com/roster-dev/roster/apiserver/pki"
+	"github.com/roster-dev/roster/internal/pki"
 )
 
 // The names the directory is registered under.
@@ -104,12 +103,6 @@ func (a *Aggregation) APIServerFlags() map[string]string {
 		"proxy-client-cert-file":             a.FrontProxyCertFile,
 		"proxy-client-key-file":              a.FrontProxyKeyFile,
 	}
-}
-
-// CertFiles returns the paths of every file, for callers that copy them.
-func (a *Aggregation) CertFiles() []string {
-	return []string{a.FrontProxyCAFile, a.FrontProxyCertFile, a.FrontProxyKeyFile, a.ServingCertFile, a.ServingKeyFile,
-		filepath.Join(a.Dir, "front-proxy-ca.key")}
 }
 
 var apiServiceGVK = schema.GroupVersionKind{Group: "apiregistration.k8s.io", Version: "v1", Kind: "APIService"}
@@ -211,8 +204,8 @@ func Available(ctx context.Context, c client.Client) (bool, string, error) {
 	return false, "no Available condition yet", nil
 }
 
-// PortOf returns the port of a host:port address.
-func PortOf(addr net.Addr) int {
+// portOf returns the port of a host:port address.
+func portOf(addr net.Addr) int {
 	_, p, _ := net.SplitHostPort(addr.String())
 	n, _ := strconv.Atoi(p)
 	return n

@@ -1,4 +1,4 @@
-package local_test
+package local
 
 import (
 	"bufio"
@@ -22,8 +22,6 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/roster-dev/roster/apiserver/local"
 )
 
 // running is one `roster local` process, started as a user would start it.
@@ -85,7 +83,7 @@ func start(port int) *running {
 		}
 	})
 	Eventually(func() []string { return r.lines() }, 3*time.Minute, 250*time.Millisecond).Should(
-		ContainElement(ContainSubstring(local.ReadyLine)), "roster local did not become ready")
+		ContainElement(ContainSubstring(ReadyLine)), "roster local did not become ready")
 	return r
 }
 
@@ -96,7 +94,7 @@ func (r *running) stop() {
 	Expect(r.cmd.Process.Signal(os.Interrupt)).To(Succeed())
 	Eventually(r.done, time.Minute).Should(BeClosed())
 	Expect(r.cmd.ProcessState.ExitCode()).To(Equal(0))
-	Eventually(func() []local.Leftover { return local.Leftovers(dataDir) }, 30*time.Second).Should(BeEmpty(),
+	Eventually(func() []leftover { return leftovers(dataDir) }, 30*time.Second).Should(BeEmpty(),
 		"etcd and kube-apiserver must stop with roster local")
 }
 
@@ -123,7 +121,7 @@ func freePort() int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
 	defer ln.Close()
-	return local.PortOf(ln.Addr())
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // plantStaleDiscovery leaves, for 127.0.0.1:port, the discovery cache that
@@ -362,7 +360,7 @@ subjects:
 				"--policy", filepath.Join("..", "..", "config", "policy")).CombinedOutput()
 			Expect(err).To(HaveOccurred())
 			Expect(string(out)).To(ContainSubstring(tc.want))
-			Expect(local.Leftovers(dir)).To(BeEmpty(), "a failed start leaves no etcd or kube-apiserver")
+			Expect(leftovers(dir)).To(BeEmpty(), "a failed start leaves no etcd or kube-apiserver")
 		}
 	})
 
@@ -371,11 +369,11 @@ subjects:
 		Expect(r.cmd.Process.Kill()).To(Succeed())
 		Eventually(r.done, time.Minute).Should(BeClosed())
 		DeferCleanup(func() { // should the restart fail
-			for _, p := range local.Leftovers(dataDir) {
+			for _, p := range leftovers(dataDir) {
 				_ = syscall.Kill(p.PID, syscall.SIGKILL)
 			}
 		})
-		Expect(local.Leftovers(dataDir)).To(ConsistOf(
+		Expect(leftovers(dataDir)).To(ConsistOf(
 			HaveField("Name", "etcd"), HaveField("Name", "kube-apiserver")), "SIGKILL leaves etcd and kube-apiserver running")
 
 		r = start(freePort())
