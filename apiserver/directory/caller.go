@@ -4,15 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 	directoryv1alpha1 "github.com/roster-dev/roster/apiserver/apis/directory/v1alpha1"
@@ -84,21 +79,15 @@ func (c *Caller) IsSelf(name string) bool {
 	return c.User != nil && c.User.Name == name
 }
 
-// Caller maps the request's authenticated identity to a User (spec section
-// 3) and records the caller's lastLogin.
+// Caller maps the request's authenticated identity to a User
+// (docs/users-api.md section 3). It writes nothing: the handler chain
+// records the caller's lastLogin before the request reaches the storage.
 func (d *Directory) Caller(ctx context.Context) (*Caller, error) {
 	info, ok := genericrequest.UserFrom(ctx)
 	if !ok || info.GetName() == "" {
 		return nil, apierrors.NewUnauthorized("the request carries no authenticated user")
 	}
-	c, err := d.resolveCaller(ctx, info)
-	if err != nil {
-		return nil, err
-	}
-	if c.User != nil {
-		d.logins.record(ctx, d, c.User)
-	}
-	return c, nil
+	return d.resolveCaller(ctx, info)
 }
 
 // resolveCaller maps an identity to a User: the User whose username, or one
@@ -147,65 +136,3 @@ var errInactive = inactiveError{}
 type inactiveError struct{}
 
 func (inactiveError) Error() string { return "the user account is inactive" }
-
-// loginRecorder writes status.lastLogin, at most once per interval per user,
-// without making the request wait.
-type loginRecorder struct {
-	client   client.Client
-	interval time.Duration
-
-	mu sync.Mutex
-	// last is the time of the last write per account (UID): a user deleted
-	// and re-created under the same name is another account.
-	last map[types.UID]time.Time
-	// pruneAt is the size of last at which entries older than the interval
-	// are dropped.
-	pruneAt int
-}
-
-func newLoginRecorder(c client.Client, interval time.Duration) *loginRecorder {
-	return &loginRecorder{client: c, interval: interval, last: map[types.UID]time.Time{}}
-}
-
-// record writes the user's lastLogin when the last write is older than the
-// interval. It writes before the request is answered and waits for the cache
-// to show it, so that the caller's own record is not changed behind its back
-// between a read and a write with a resourceVersion precondition.
-func (r *loginRecorder) record(ctx context.Context, d *Directory, u *iamv1alpha1.User) {
-	if r.interval <= 0 {
-		return
-	}
-	now := time.Now()
-	if u.Status.LastLogin != nil && now.Sub(u.Status.LastLogin.Time) < r.interval {
-		return
-	}
-	r.mu.Lock()
-	if t, ok := r.last[u.UID]; ok && now.Sub(t) < r.interval {
-		r.mu.Unlock()
-		return
-	}
-	r.last[u.UID] = now
-	if len(r.last) >= r.pruneAt {
-		for uid, t := range r.last {
-			if now.Sub(t) >= r.interval {
-				delete(r.last, uid)
-			}
-		}
-		r.pruneAt = max(1024, 2*len(r.last))
-	}
-	r.mu.Unlock()
-
-	patch := client.RawPatch(types.MergePatchType,
-		[]byte(`{"status":{"lastLogin":"`+now.UTC().Format(time.RFC3339)+`"}}`))
-	target := &iamv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: u.Name}}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	// A failed write is retried at the caller's next request after the interval.
-	if err := r.client.Status().Patch(ctx, target, patch); err != nil {
-		return
-	}
-	d.waitFor(ctx, kindUser, target.ResourceVersion, 2*time.Second)
-	if fresh, err := d.User(ctx, u.Name); err == nil {
-		*u = *fresh
-	}
-}

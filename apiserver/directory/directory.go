@@ -32,7 +32,7 @@ const (
 // Options configure a Directory.
 type Options struct {
 	// AdminGroups are the Kubernetes groups whose members are administrators
-	// (spec section 3).
+	// (docs/users-api.md section 3).
 	AdminGroups []string
 	// AllowSelfRegistration lets a caller with no User create one for itself.
 	AllowSelfRegistration bool

@@ -76,6 +76,7 @@ func (d *Directory) Filter(next http.Handler) http.Handler {
 		}
 		ctx = WithListQuery(ctx, q)
 		if info, ok := genericrequest.RequestInfoFrom(ctx); ok && info.IsResourceRequest && (info.Resource == "users" || info.Resource == "memberships") {
+			d.RecordLogin(ctx)
 			if info.Resource == "users" && (info.Name == "self" || info.Name == "~") {
 				if c, err := d.Caller(ctx); err == nil && c.User != nil {
 					resolved := *info

@@ -59,7 +59,7 @@ func (m *model) hasAny(user string) bool {
 	return false
 }
 
-// visible is spec section 6, row by row.
+// visible is docs/users-api.md section 6, row by row.
 func (m *model) visible(c Caller, ctx OrgContext) (func(User) bool, error) {
 	_, mapped := m.users[c.User]
 	mapped = mapped && c.User != ""

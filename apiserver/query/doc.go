@@ -1,6 +1,6 @@
 // Package query is the query engine behind Roster's directory API: it
 // answers `GET users` (filters, search, sort, JSON Logic, pagination and
-// visibility, spec sections 5 and 6) from in-memory indexes. It is plain Go
+// visibility, docs/users-api.md sections 5 and 6) from in-memory indexes. It is plain Go
 // with no Kubernetes imports, so it is tested and benchmarked alone.
 //
 // # API
@@ -91,7 +91,7 @@
 //     operations, the work per user; the values of an `in` list are
 //     looked up in a set and do not count), each a 400 naming the limit.
 //
-// Visibility (spec section 6):
+// Visibility (docs/users-api.md section 6):
 //   - A 404 for an unknown organization comes before a 403. Its message is
 //     the spec's plain text with the organization as written in the request
 //     (slug or id): "acme organization does not exist.". The

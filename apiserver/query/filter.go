@@ -24,7 +24,7 @@ const (
 	maxArgsShown = 200
 )
 
-// Filter is a compiled JSON Logic expression (spec section 5.1): a tree of
+// Filter is a compiled JSON Logic expression (docs/users-api.md section 5.1): a tree of
 // typed predicates over a user, built once per request.
 type Filter struct {
 	match func(*userRec) bool
@@ -68,7 +68,7 @@ func (a idRange) or(b idRange) idRange {
 func (f *Filter) matchUser(u User) bool { return f.match(&userRec{User: u}) }
 
 // CompileFilter compiles the value of the `filter` parameter. Errors are
-// *Error with status 400 and the messages of spec section 5.1.
+// *Error with status 400 and the messages of docs/users-api.md section 5.1.
 func CompileFilter(expr string) (*Filter, error) {
 	if len(expr) > MaxFilterBytes {
 		return nil, badRequest("filter", "filter: expression is longer than %d bytes", MaxFilterBytes)

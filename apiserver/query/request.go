@@ -35,7 +35,7 @@ type SortKey struct {
 	Descending bool
 }
 
-// OrgContext is the organization a request is scoped to (spec section 6).
+// OrgContext is the organization a request is scoped to (docs/users-api.md section 6).
 type OrgContext struct {
 	// Set is true when `org`, `org_id` or the X-Organization header was
 	// given. Set with Slug "" and ByID false is the personal workspace.
@@ -103,7 +103,7 @@ type sortKey struct {
 
 var defaultSort = []sortKey{{fieldID, true}}
 
-// ParseListRequest parses the query parameters of spec section 5 and the
+// ParseListRequest parses the query parameters of docs/users-api.md section 5 and the
 // X-Organization header (h may be nil). Unknown parameters are ignored. A
 // parameter given several times must have the same value each time. Errors
 // are *Error with status 400.

@@ -25,7 +25,7 @@ type Organization struct {
 // Role is a member's role in an organization.
 type Role string
 
-// The roles of spec section 3.
+// The roles of docs/users-api.md section 3.
 const (
 	RoleOwner      Role = "owner"
 	RoleMaintainer Role = "maintainer"
@@ -72,7 +72,7 @@ type Caller struct {
 	// User is the Name of the caller's User, or "" when the caller maps to
 	// no User.
 	User string
-	// Admin callers see every user (spec section 6).
+	// Admin callers see every user (docs/users-api.md section 6).
 	Admin bool
 }
 

@@ -19,7 +19,7 @@ import (
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 )
 
-// The read specs cover spec sections 4 (GET), 5 (list query parameters) and
+// The read specs cover docs/users-api.md sections 4 (GET), 5 (list query parameters) and
 // 6 (visibility) through kube-apiserver. They never change the seeded data;
 // other specs of the package may add users, so expectations about the whole
 // directory look only at the seeded users (seededNames), and the paging
@@ -100,7 +100,7 @@ func notFoundMessage(name string) string {
 }
 
 var _ = Describe("Reading the directory", func() {
-	Describe("visibility without an organization context (spec 6)", func() {
+	Describe("visibility without an organization context (docs/users-api.md section 6)", func() {
 		DescribeTable("lists exactly the users the caller may see",
 			func(c caller, want []string) {
 				r := list(c, "")
@@ -133,7 +133,7 @@ var _ = Describe("Reading the directory", func() {
 		})
 	})
 
-	Describe("organization context (spec 6)", func() {
+	Describe("organization context (docs/users-api.md section 6)", func() {
 		DescribeTable("lists the organization's members the caller may see",
 			func(c caller, query string, want []string, header ...string) {
 				r := list(c, query, header...)
@@ -222,7 +222,7 @@ var _ = Describe("Reading the directory", func() {
 		})
 	})
 
-	Describe("GET users/{name} (spec 4)", func() {
+	Describe("GET users/{name} (docs/users-api.md section 4)", func() {
 		It("returns a visible user in the basic view", func() {
 			r := do(alice.cfg(), "GET", base+"/bob", nil)
 			Expect(r.Code).To(Equal(200), string(r.Body))
@@ -364,7 +364,7 @@ var _ = Describe("Reading the directory", func() {
 		})
 	})
 
-	Describe("exact filters, is_active and search (spec 5)", func() {
+	Describe("exact filters, is_active and search (docs/users-api.md section 5)", func() {
 		DescribeTable("keeps the matching users",
 			func(query string, want []string) {
 				Expect(seededNames(list(admin, query))).To(Equal(want))
@@ -422,7 +422,7 @@ var _ = Describe("Reading the directory", func() {
 		)
 	})
 
-	Describe("sort (spec 5)", func() {
+	Describe("sort (docs/users-api.md section 5)", func() {
 		DescribeTable("orders the users",
 			func(query string, want []string) {
 				Expect(seededNames(list(admin, query))).To(Equal(want))
@@ -463,7 +463,7 @@ var _ = Describe("Reading the directory", func() {
 		)
 	})
 
-	Describe("filter, JSON Logic (spec 5.1)", func() {
+	Describe("filter, JSON Logic (docs/users-api.md section 5.1)", func() {
 		DescribeTable("keeps the users the expression holds for",
 			func(expr string, want []string) {
 				Expect(seededNames(list(admin, q("filter", expr)))).To(Equal(want))

@@ -70,7 +70,7 @@ func (r *REST) GetSingularName() string { return "user" }
 func (r *REST) ShortNames() []string { return []string{"du"} }
 
 // List answers a list request with the users the caller may see, filtered,
-// searched, sorted and paged per spec section 5.
+// searched, sorted and paged per docs/users-api.md section 5.
 func (r *REST) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {
 	caller, err := r.dir.Caller(ctx)
 	if err != nil {

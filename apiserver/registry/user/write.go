@@ -264,7 +264,7 @@ func (r *REST) writableUser(ctx context.Context, name, verb string) (*directory.
 }
 
 // Update applies a patch or a replacement: the caller's own record, or any
-// record for an administrator, per the field rules of spec section 7, written
+// record for an administrator, per the field rules of docs/users-api.md section 7, written
 // through to the User CRD with a resourceVersion precondition.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
