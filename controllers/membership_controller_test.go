@@ -24,15 +24,36 @@ var _ = Describe("Membership controller", func() {
 			g.Expect(kstatus(g, m)).To(Equal(status.FailedStatus))
 		}).Should(Succeed())
 
-		By("becoming Ready once the user is created")
-		Expect(k8sClient.Create(suiteCtx, newUser(user))).To(Succeed())
+		By("becoming Ready once the user is created, joined when the controller saw the user")
+		u := newUser(user)
+		Expect(k8sClient.Create(suiteCtx, u)).To(Succeed())
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(suiteCtx, key(m.Name), m)).To(Succeed())
 			expectReady(g, m.Status.Conditions, m.Generation, m.Status.ObservedGeneration)
 			g.Expect(condition(g, m.Status.Conditions, iamv1alpha1.ConditionReady).Message).To(Equal("Membership is active"))
 			g.Expect(m.Status.JoinedDate).NotTo(BeNil())
-			g.Expect(m.Status.JoinedDate.Time).NotTo(BeTemporally("<", m.CreationTimestamp.Time))
+			// Not its creation: it came in force only once its user existed.
+			g.Expect(m.Status.JoinedDate.Time).NotTo(BeTemporally("<", u.CreationTimestamp.Time))
 			g.Expect(kstatus(g, m)).To(Equal(status.CurrentStatus))
+		}).Should(Succeed())
+	})
+
+	It("gives a membership in force the first time the controller sees it its creationTimestamp as joinedDate", func() {
+		org, user := uniq("o"), uniq("u")
+		Expect(k8sClient.Create(suiteCtx, newOrg(org, ""))).To(Succeed())
+		Expect(k8sClient.Create(suiteCtx, newUser(user))).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(suiteCtx, key(user), &iamv1alpha1.User{})).To(Succeed())
+			o := &iamv1alpha1.Organization{}
+			g.Expect(k8sClient.Get(suiteCtx, key(org), o)).To(Succeed())
+			g.Expect(o.Status.ID).To(BeNumerically(">", 0), "the controllers have seen the organization")
+		}).Should(Succeed())
+		m := newMembership(org, user, iamv1alpha1.RoleWorker, "")
+		Expect(k8sClient.Create(suiteCtx, m)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(suiteCtx, key(m.Name), m)).To(Succeed())
+			g.Expect(m.Status.JoinedDate).NotTo(BeNil())
+			g.Expect(m.Status.JoinedDate.Equal(&m.CreationTimestamp)).To(BeTrue(), "joinedDate %v, created %v", m.Status.JoinedDate, m.CreationTimestamp)
 		}).Should(Succeed())
 	})
 

@@ -40,7 +40,8 @@ func matchLabels(m *dto.Metric, labels map[string]string) bool {
 	return found == len(labels)
 }
 
-var _ = Describe("Metrics", func() {
+// Serial: the gauges are process-wide, so no other spec may run beside it.
+var _ = Describe("Metrics", Serial, func() {
 	It("counts users, organizations and memberships by state and role from the cache", func() {
 		org, user := uniq("o"), uniq("u")
 		before := map[string]float64{}
