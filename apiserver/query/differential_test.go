@@ -127,14 +127,15 @@ func (m *model) list(c Caller, r *ListRequest) (*Result, error) {
 			(r.FirstName != "" && u.FirstName != r.FirstName) ||
 			(r.LastName != "" && u.LastName != r.LastName) ||
 			(r.IsActive != nil && u.IsActive != *r.IsActive) ||
-			(r.Filter != nil && !r.Filter.matchUser(u)) ||
+			(r.Filter != nil && !modelMatch(filterSource[r.Filter], u)) ||
 			(r.Extra != nil && !r.Extra(u)) {
 			continue
 		}
 		found := true
 		for _, t := range r.Search {
-			found = found && (strings.Contains(fold(u.Username), t) ||
-				strings.Contains(fold(u.FirstName), t) || strings.Contains(fold(u.LastName), t))
+			t = modelFold(t)
+			found = found && (strings.Contains(modelFold(u.Username), t) ||
+				strings.Contains(modelFold(u.FirstName), t) || strings.Contains(modelFold(u.LastName), t))
 		}
 		if found {
 			rows = append(rows, u)
@@ -446,6 +447,9 @@ func TestMatchesReference(t *testing.T) {
 				c, q := w.query()
 				r, err := ParseListRequest(q, nil, ParseOptions{})
 				g.Expect(err).NotTo(HaveOccurred(), q.Encode())
+				if r.Filter != nil {
+					filterSource[r.Filter] = q.Get("filter")
+				}
 				if !r.Paged && w.rnd.IntN(2) == 0 {
 					r.Window = Window{Offset: w.rnd.IntN(5), Limit: w.rnd.IntN(4)}
 					if len(w.names) > 0 && w.rnd.IntN(2) == 0 {
