@@ -113,23 +113,28 @@ var _ = Describe("Numeric IDs", Ordered, func() {
 			defer close(created)
 			createUsers(names)
 		}()
-		Eventually(func(g Gomega) {
+		withID := func(g Gomega) int {
 			var list iamv1alpha1.UserList
 			g.Expect(k8sClient.List(suiteCtx, &list)).To(Succeed())
-			withID := 0
+			n := 0
 			for _, u := range list.Items {
 				if u.Annotations[AnnotationID] != "" && len(u.Name) > 8 && u.Name[:8] == "restart-" {
-					withID++
+					n++
 				}
 			}
-			g.Expect(withID).To(BeNumerically(">=", 20))
+			return n
+		}
+		Eventually(func(g Gomega) {
+			g.Expect(withID(g)).To(BeNumerically(">=", 20))
 		}).Should(Succeed())
 		stopFirst()
+		<-created
+		// The stop must fall in the middle: users are left for the next managers.
+		Expect(withID(Default)).To(BeNumerically("<", len(names)), "the first manager finished before it was stopped: nothing was left to test")
 
 		By("starting two managers that race for the rest")
 		stopSecond := startManager(cfg, testOptions())
 		stopThird := startManager(cfg, testOptions())
-		<-created
 		Eventually(func(g Gomega) {
 			ids := userIDsByName(g, names)
 			expectDistinct(g, ids)
