@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -35,37 +34,16 @@ type MembershipReconciler struct {
 	APIReader client.Reader
 }
 
-// membershipStep is one step of a Membership reconcile; it updates m.Status in memory.
-type membershipStep func(ctx context.Context, m *iamv1alpha1.Membership) (done bool, err error)
-
 // Reconcile brings one Membership's status in line with the cluster.
-func (r *MembershipReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	m := &iamv1alpha1.Membership{}
-	if found, err := r.written.fetch(ctx, r.Client, req, m); !found {
-		return ctrl.Result{}, err
+func (r *MembershipReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	k := &skeleton[*iamv1alpha1.Membership, iamv1alpha1.MembershipStatus]{
+		name: "membership", client: r.Client, written: r.written,
+		status:     func(m *iamv1alpha1.Membership) *iamv1alpha1.MembershipStatus { return &m.Status },
+		copy:       func(s iamv1alpha1.MembershipStatus) iamv1alpha1.MembershipStatus { return *s.DeepCopy() },
+		conditions: func(m *iamv1alpha1.Membership) *[]metav1.Condition { return &m.Status.Conditions },
+		observe:    func(m *iamv1alpha1.Membership) { m.Status.ObservedGeneration = m.Generation },
 	}
-	defer countReconcileError("membership", &retErr)
-	basis := r.written.basis(m, m.Status)
-	m.Status = *basis.DeepCopy()
-	before := m.DeepCopy()
-	defer func() {
-		if retErr != nil {
-			markReconciling(&m.Status.Conditions, m.Generation, errorReason(retErr), retErr.Error())
-		}
-		if err := r.written.patch(ctx, r.Client, m, before, *m.Status.DeepCopy(), before.Status); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
-	}()
-	if m.DeletionTimestamp != nil {
-		return ctrl.Result{}, nil
-	}
-	for _, step := range []membershipStep{r.reconcileReferences} {
-		if done, err := step(ctx, m); err != nil || done {
-			return ctrl.Result{}, err
-		}
-	}
-	m.Status.ObservedGeneration = m.Generation
-	return ctrl.Result{}, nil
+	return k.reconcile(ctx, req, &iamv1alpha1.Membership{}, r.reconcileReferences)
 }
 
 // reconcileReferences sets Ready: False with UserNotFound or

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -47,58 +46,30 @@ type OrganizationReconciler struct {
 	StalledRetry time.Duration
 }
 
-// organizationStep is one step of an Organization reconcile. It updates
-// o.Status in memory and returns done=true when the pass must stop early.
-type organizationStep func(ctx context.Context, o *iamv1alpha1.Organization) (done bool, err error)
-
 // Reconcile brings one Organization's metadata, owner Membership and status in
 // line with the cluster.
-func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	o := &iamv1alpha1.Organization{}
-	if found, err := r.written.fetch(ctx, r.Client, req, o); !found {
-		return ctrl.Result{}, err
+func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	k := &skeleton[*iamv1alpha1.Organization, iamv1alpha1.OrganizationStatus]{
+		name: "organization", client: r.Client, written: r.written,
+		status:       func(o *iamv1alpha1.Organization) *iamv1alpha1.OrganizationStatus { return &o.Status },
+		copy:         func(s iamv1alpha1.OrganizationStatus) iamv1alpha1.OrganizationStatus { return *s.DeepCopy() },
+		conditions:   func(o *iamv1alpha1.Organization) *[]metav1.Condition { return &o.Status.Conditions },
+		observe:      func(o *iamv1alpha1.Organization) { o.Status.ObservedGeneration = o.Generation },
+		stalledRetry: r.StalledRetry,
+		recorder:     r.Recorder,
+		warn:         func(reason string) bool { return ownerProblem(reason) || idProblem(reason) },
+		finalize:     r.finalize,
+		// More membership events are coming: count them all in one write.
+		hold: func(o, before *iamv1alpha1.Organization) time.Duration {
+			if wait := r.memberCounts.wait(o.Name); wait > 0 && onlyMembersChanged(&before.Status, &o.Status) {
+				o.Status.Members = before.Status.Members
+				return wait
+			}
+			return 0
+		},
+		afterWrite: func(o *iamv1alpha1.Organization) { r.memberCounts.done(o.Name) },
 	}
-	defer settleStalled(r.StalledRetry, &result, &retErr)
-	defer countReconcileError("organization", &retErr)
-	basis := r.written.basis(o, o.Status)
-	o.Status = *basis.DeepCopy()
-	before := o.DeepCopy()
-	defer func() {
-		if apierrors.IsConflict(retErr) {
-			retErr = nil
-			return
-		}
-		if retErr != nil {
-			markFailed(&o.Status.Conditions, o.Generation, retErr)
-		}
-		if reason := readyReason(o.Status.Conditions); reason != readyReason(before.Status.Conditions) && (ownerProblem(reason) || idProblem(reason)) {
-			r.Recorder.Eventf(o, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", readyMessage(o.Status.Conditions))
-		}
-		if wait := r.memberCounts.wait(o.Name); wait > 0 && retErr == nil && onlyMembersChanged(&before.Status, &o.Status) {
-			// More membership events are coming: count them all in one write.
-			o.Status.Members = before.Status.Members
-			result = ctrl.Result{RequeueAfter: wait}
-			return
-		}
-		if err := r.written.patch(ctx, r.Client, o, before, *o.Status.DeepCopy(), before.Status); err != nil {
-			retErr = errors.Join(retErr, err)
-			return
-		}
-		if retErr == nil {
-			r.memberCounts.done(o.Name)
-		}
-	}()
-
-	if o.DeletionTimestamp != nil {
-		return ctrl.Result{}, r.finalize(ctx, o)
-	}
-	for _, step := range []organizationStep{r.reconcileID, r.reconcileMembers, r.reconcileOwner} {
-		if done, err := step(ctx, o); err != nil || done {
-			return ctrl.Result{}, err
-		}
-	}
-	o.Status.ObservedGeneration = o.Generation
-	return ctrl.Result{}, nil
+	return k.reconcile(ctx, req, &iamv1alpha1.Organization{}, r.reconcileID, r.reconcileMembers, r.reconcileOwner)
 }
 
 // onlyMembersChanged reports whether after differs from before in member counts only.

@@ -2,13 +2,11 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
@@ -48,55 +46,23 @@ type UserReconciler struct {
 	StalledRetry time.Duration
 }
 
-// userStep is one step of a User reconcile. It updates u.Status in memory
-// (the reconcile patches status once at the end) and returns done=true when
-// the pass must stop early.
-type userStep func(ctx context.Context, u *iamv1alpha1.User) (done bool, err error)
-
 // Reconcile brings one User's metadata and status in line with the cluster.
-func (r *UserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	u := &iamv1alpha1.User{}
-	if found, err := r.written.fetch(ctx, r.Client, req, u); !found {
-		return ctrl.Result{}, err
+func (r *UserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	k := &skeleton[*iamv1alpha1.User, iamv1alpha1.UserStatus]{
+		name: "user", client: r.Client, written: r.written,
+		status:       func(u *iamv1alpha1.User) *iamv1alpha1.UserStatus { return &u.Status },
+		copy:         func(s iamv1alpha1.UserStatus) iamv1alpha1.UserStatus { return *s.DeepCopy() },
+		conditions:   func(u *iamv1alpha1.User) *[]metav1.Condition { return &u.Status.Conditions },
+		observe:      func(u *iamv1alpha1.User) { u.Status.ObservedGeneration = u.Generation },
+		stalledRetry: r.StalledRetry,
+		recorder:     r.Recorder,
+		// A move into a Ready=False state users must act on.
+		warn: func(reason string) bool {
+			return reason == ReasonUsernameConflict || reason == ReasonIdentityConflict || idProblem(reason)
+		},
+		finalize: r.finalize,
 	}
-	defer settleStalled(r.StalledRetry, &result, &retErr)
-	defer countReconcileError("user", &retErr)
-	basis := r.written.basis(u, u.Status)
-	u.Status = *basis.DeepCopy()
-	before := u.DeepCopy()
-	defer func() {
-		if apierrors.IsConflict(retErr) {
-			// A newer version is on its way through the watch and brings us back.
-			retErr = nil
-			return
-		}
-		if retErr != nil {
-			markFailed(&u.Status.Conditions, u.Generation, retErr)
-		}
-		if r.eventWorthy(before.Status.Conditions, u.Status.Conditions) {
-			r.Recorder.Eventf(u, nil, corev1.EventTypeWarning, readyReason(u.Status.Conditions), "Reconcile", "%s", readyMessage(u.Status.Conditions))
-		}
-		if err := r.written.patch(ctx, r.Client, u, before, *u.Status.DeepCopy(), before.Status); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
-	}()
-
-	if u.DeletionTimestamp != nil {
-		return ctrl.Result{}, r.finalize(ctx, u)
-	}
-	for _, step := range []userStep{r.reconcileID, r.reconcileOrganizations, r.reconcileClaims} {
-		if done, err := step(ctx, u); err != nil || done {
-			return ctrl.Result{}, err
-		}
-	}
-	u.Status.ObservedGeneration = u.Generation
-	return ctrl.Result{}, nil
-}
-
-// eventWorthy reports a move into a Ready=False state users must act on.
-func (r *UserReconciler) eventWorthy(before, after []metav1.Condition) bool {
-	reason := readyReason(after)
-	return reason != readyReason(before) && (reason == ReasonUsernameConflict || reason == ReasonIdentityConflict || idProblem(reason))
+	return k.reconcile(ctx, req, &iamv1alpha1.User{}, r.reconcileID, r.reconcileOrganizations, r.reconcileClaims)
 }
 
 // reconcileID makes sure the User has its ID, its ID annotation and the
