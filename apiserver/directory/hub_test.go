@@ -17,7 +17,7 @@ import (
 )
 
 func newTestWatcher(in int) *watcher {
-	return &watcher{in: make(chan change, in), done: make(chan struct{}), lagging: make(chan struct{})}
+	return &watcher{in: make(chan change, in), stream: newStream(0)}
 }
 
 func TestSlowWatcherIsClosedWithoutBlockingOthers(t *testing.T) {

@@ -3,7 +3,6 @@ package directory
 import (
 	"context"
 	"strconv"
-	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -56,11 +55,9 @@ func (d *Directory) WatchMemberships(ctx context.Context, req MembershipWatchReq
 	}
 	w := &membershipWatcher{
 		d: d, req: req,
-		in:      make(chan change, d.opts.WatchBuffer),
-		out:     make(chan watch.Event, 16),
-		done:    make(chan struct{}),
-		lagging: make(chan struct{}),
-		seen:    map[string]bool{},
+		stream: newStream(16),
+		in:     make(chan change, d.opts.WatchBuffer),
+		seen:   map[string]bool{},
 	}
 	d.hub.mu.Lock()
 	d.hub.members[w] = struct{}{}
@@ -70,24 +67,13 @@ func (d *Directory) WatchMemberships(ctx context.Context, req MembershipWatchReq
 }
 
 type membershipWatcher struct {
+	stream
 	d   *Directory
 	req MembershipWatchRequest
 	in  chan change
-	out chan watch.Event
-
-	once, overflowed sync.Once
-	done, lagging    chan struct{}
 
 	seen map[string]bool
 }
-
-func (w *membershipWatcher) ResultChan() <-chan watch.Event { return w.out }
-
-func (w *membershipWatcher) Stop() { w.stop() }
-
-func (w *membershipWatcher) stop() { w.once.Do(func() { close(w.done) }) }
-
-func (w *membershipWatcher) overflow() { w.overflowed.Do(func() { close(w.lagging) }) }
 
 func (w *membershipWatcher) deliver(c change) bool {
 	select {
@@ -106,18 +92,7 @@ func (w *membershipWatcher) run(ctx context.Context, start []*iamv1alpha1.Member
 		delete(w.d.hub.members, w)
 		w.d.hub.mu.Unlock()
 	}()
-	defer func() {
-		select {
-		case <-w.lagging:
-			gone := watch.Event{Type: watch.Error, Object: statusOf(apierrors.NewResourceExpired("the watch fell too far behind; list again"))}
-			select {
-			case w.out <- gone:
-			case <-w.done:
-			case <-ctx.Done():
-			}
-		default:
-		}
-	}()
+	defer w.sendGone(ctx)
 	for _, m := range start {
 		w.seen[m.Name] = true
 		if initial && !w.send(ctx, watch.Event{Type: watch.Added, Object: w.req.View(m)}) {
@@ -249,17 +224,4 @@ func (w *membershipWatcher) evaluate(ctx context.Context, name string, c change)
 		return w.send(ctx, watch.Event{Type: watch.Deleted, Object: w.req.View(last)})
 	}
 	return true
-}
-
-func (w *membershipWatcher) send(ctx context.Context, e watch.Event) bool {
-	select {
-	case w.out <- e:
-		return true
-	case <-w.lagging:
-		return false
-	case <-w.done:
-		return false
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -216,14 +216,12 @@ func (d *Directory) Watch(ctx context.Context, req WatchRequest) (watch.Interfac
 		from = 0
 	}
 	w := &watcher{
-		d:       d,
-		req:     req,
-		caller:  req.Caller,
-		in:      make(chan change, d.opts.WatchBuffer),
-		out:     make(chan watch.Event, 16),
-		done:    make(chan struct{}),
-		lagging: make(chan struct{}),
-		seen:    map[string]bool{},
+		d:      d,
+		req:    req,
+		caller: req.Caller,
+		stream: newStream(16),
+		in:     make(chan change, d.opts.WatchBuffer),
+		seen:   map[string]bool{},
 	}
 	base, prefix, replay, ok := d.hub.subscribe(w, from)
 	if !ok {
@@ -234,16 +232,11 @@ func (d *Directory) Watch(ctx context.Context, req WatchRequest) (watch.Interfac
 }
 
 type watcher struct {
+	stream
 	d      *Directory
 	req    WatchRequest
 	caller *Caller
 	in     chan change
-	out    chan watch.Event
-
-	once       sync.Once
-	done       chan struct{}
-	overflowed sync.Once
-	lagging    chan struct{}
 
 	// seen holds the users the watcher has been told about and may still see.
 	seen map[string]bool
@@ -252,25 +245,6 @@ type watcher struct {
 	// the state before its next change.
 	replay      []change
 	userChanges map[string][]int
-}
-
-func (w *watcher) ResultChan() <-chan watch.Event { return w.out }
-
-func (w *watcher) Stop() { w.stop() }
-
-func (w *watcher) stop() { w.once.Do(func() { close(w.done) }) }
-
-// overflow marks the watcher as too far behind: it stops what it is doing
-// and ends its stream with a 410 the client cannot miss.
-func (w *watcher) overflow() { w.overflowed.Do(func() { close(w.lagging) }) }
-
-func (w *watcher) isLagging() bool {
-	select {
-	case <-w.lagging:
-		return true
-	default:
-		return false
-	}
 }
 
 func (w *watcher) run(ctx context.Context, base *query.Snapshot, prefix, replay []change) {
@@ -340,21 +314,6 @@ func (w *watcher) run(ctx context.Context, base *query.Snapshot, prefix, replay 
 		case <-ctx.Done():
 			return
 		}
-	}
-}
-
-// sendGone ends the stream of a watcher that fell too far behind with a 410,
-// waiting for the client to take it: it then lists again on purpose rather
-// than missing changes.
-func (w *watcher) sendGone(ctx context.Context) {
-	if !w.isLagging() {
-		return
-	}
-	gone := watch.Event{Type: watch.Error, Object: statusOf(apierrors.NewResourceExpired("the watch fell too far behind; list again"))}
-	select {
-	case w.out <- gone:
-	case <-w.done:
-	case <-ctx.Done():
 	}
 }
 
@@ -538,19 +497,6 @@ func (w *watcher) recheckCaller(ctx context.Context, c change, pos int) bool {
 		}
 	}
 	return true
-}
-
-func (w *watcher) send(ctx context.Context, e watch.Event) bool {
-	select {
-	case w.out <- e:
-		return true
-	case <-w.lagging:
-		return false
-	case <-w.done:
-		return false
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // statusOf renders an error as the Status object of a watch error event.

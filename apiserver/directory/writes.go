@@ -1,6 +1,14 @@
 package directory
 
-import "sigs.k8s.io/controller-runtime/pkg/client"
+import (
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
 
 // IsDryRun reports whether a write's dryRun option asks to check and render
 // the write without storing it. The generic API server has already refused
@@ -16,4 +24,37 @@ func WriteOptions[O any](dryRun bool) []O {
 		return []O{any(client.DryRunAll).(O)}
 	}
 	return nil
+}
+
+// Conflict is the 409 of a write whose resourceVersion precondition failed.
+func Conflict(resource schema.GroupResource, name string) error {
+	return apierrors.NewConflict(resource, name,
+		fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+}
+
+// UpdatePrecondition is the resourceVersion an update must find: the
+// request's precondition, else the one in the body, "" for none.
+func UpdatePrecondition(bodyRV string, objInfo rest.UpdatedObjectInfo) string {
+	if p := objInfo.Preconditions(); p != nil && p.ResourceVersion != nil {
+		return *p.ResourceVersion
+	}
+	return bodyRV
+}
+
+// DeletePreconditions checks a delete's preconditions against the cached
+// object and returns those to send with the delete: its UID always, so that
+// a re-created object of the same name is never deleted in its place, and
+// the request's resourceVersion. ok is false when they already fail.
+func DeletePreconditions(options *metav1.DeleteOptions, current client.Object) (pre *client.Preconditions, ok bool) {
+	uid := current.GetUID()
+	pre = &client.Preconditions{UID: &uid}
+	if options == nil || options.Preconditions == nil {
+		return pre, true
+	}
+	p := options.Preconditions
+	if (p.UID != nil && *p.UID != uid) || (p.ResourceVersion != nil && *p.ResourceVersion != current.GetResourceVersion()) {
+		return nil, false
+	}
+	pre.ResourceVersion = p.ResourceVersion
+	return pre, true
 }

@@ -128,12 +128,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 // anything an administrator writes.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	caller, err := r.dir.Caller(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	snap := r.dir.Snapshot()
-	current, err := r.visibleMembership(ctx, snap, caller, name)
+	caller, snap, current, err := r.target(ctx, name)
 	if err != nil {
 		return nil, false, err
 	}
@@ -185,10 +180,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			return nil, false, err
 		}
 	}
-	precondition := in.ResourceVersion
-	if p := objInfo.Preconditions(); p != nil && p.ResourceVersion != nil {
-		precondition = *p.ResourceVersion
-	}
+	precondition := directory.UpdatePrecondition(in.ResourceVersion, objInfo)
 	if precondition != "" && precondition != current.ResourceVersion {
 		return nil, false, conflict(name)
 	}
@@ -211,20 +203,24 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	return view(r.dir.Snapshot(), next), false, nil
 }
 
-func conflict(name string) error {
-	return apierrors.NewConflict(resource, name,
-		fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+// target resolves the caller and the membership a write names: one the
+// caller may not see is a 404.
+func (r *REST) target(ctx context.Context, name string) (*directory.Caller, *query.Snapshot, *iamv1alpha1.Membership, error) {
+	caller, err := r.dir.Caller(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	snap := r.dir.Snapshot()
+	current, err := r.visibleMembership(ctx, snap, caller, name)
+	return caller, snap, current, err
 }
+
+func conflict(name string) error { return directory.Conflict(resource, name) }
 
 // Delete declines an invitation or leaves an organization (one's own
 // membership), or removes a member (the owner or a maintainer, per the rules).
 func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
-	caller, err := r.dir.Caller(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	snap := r.dir.Snapshot()
-	current, err := r.visibleMembership(ctx, snap, caller, name)
+	caller, snap, current, err := r.target(ctx, name)
 	if err != nil {
 		return nil, false, err
 	}
@@ -237,13 +233,9 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 			return nil, false, err
 		}
 	}
-	pre := &client.Preconditions{UID: &current.UID}
-	if options != nil && options.Preconditions != nil {
-		if p := options.Preconditions; (p.UID != nil && *p.UID != current.UID) ||
-			(p.ResourceVersion != nil && *p.ResourceVersion != current.ResourceVersion) {
-			return nil, false, conflict(name)
-		}
-		pre.ResourceVersion = options.Preconditions.ResourceVersion
+	pre, ok := directory.DeletePreconditions(options, current)
+	if !ok {
+		return nil, false, conflict(name)
 	}
 	dryRun := options != nil && directory.IsDryRun(options.DryRun)
 	if err := r.dir.Client().Delete(ctx, current.DeepCopy(), append(directory.WriteOptions[client.DeleteOption](dryRun), pre)...); err != nil {

@@ -296,10 +296,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			return nil, false, err
 		}
 	}
-	precondition := updated.ResourceVersion
-	if p := objInfo.Preconditions(); p != nil && p.ResourceVersion != nil {
-		precondition = *p.ResourceVersion
-	}
+	precondition := directory.UpdatePrecondition(updated.ResourceVersion, objInfo)
 	if precondition != "" && precondition != current.ResourceVersion {
 		return nil, false, conflict(current.Name)
 	}
@@ -323,10 +320,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	return r.render(next, caller), false, nil
 }
 
-func conflict(name string) error {
-	return apierrors.NewConflict(resource, name,
-		fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
-}
+func conflict(name string) error { return directory.Conflict(resource, name) }
 
 // Create makes a new user: administrators create any user; with
 // self-registration on, a caller with no User yet may create its own.
@@ -411,15 +405,9 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 			return nil, false, err
 		}
 	}
-	pre := &client.Preconditions{UID: &current.UID}
-	if options != nil && options.Preconditions != nil {
-		if p := options.Preconditions; (p.UID != nil && *p.UID != current.UID) ||
-			(p.ResourceVersion != nil && *p.ResourceVersion != current.ResourceVersion) {
-			return nil, false, conflict(current.Name)
-		}
-		if options.Preconditions.ResourceVersion != nil {
-			pre.ResourceVersion = options.Preconditions.ResourceVersion
-		}
+	pre, ok := directory.DeletePreconditions(options, current)
+	if !ok {
+		return nil, false, conflict(current.Name)
 	}
 	dryRun := options != nil && directory.IsDryRun(options.DryRun)
 	memberships, err := r.dir.MembershipsOf(ctx, current.Name)
