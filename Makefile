@@ -9,6 +9,10 @@ CONTROLLER_GEN ?= $(GO) tool controller-gen
 ENVTEST_DIR = $(shell hack/envtest.sh print-dir)
 TEST_FLAGS ?= -count=1 -timeout 45m
 BENCH ?= .
+# What `roster version` prints, from git.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS = -X $(MODULE)/internal/version.Version=$(VERSION) -X $(MODULE)/internal/version.Commit=$(COMMIT)
 BENCH_FLAGS ?= -benchmem -benchtime 1x -timeout 60m
 
 .PHONY: all
@@ -75,18 +79,18 @@ fuzz: envtest ## Fuzz the directory over HTTP and its parsers, longer than make 
 RUN_FLAGS ?=
 .PHONY: run
 run: envtest ## Run a complete Roster on this machine with sample data (RUN_FLAGS=--reset starts over).
-	CGO_ENABLED=0 $(GO) build -o bin/roster .
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/roster .
 	exec bin/roster local --assets "$(ENVTEST_DIR)" $(RUN_FLAGS)
 
 ##@ Build
 
 .PHONY: build
 build: manifests generate fmt vet ## Build the roster binary.
-	CGO_ENABLED=0 $(GO) build -o bin/roster .
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/roster .
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).
-	docker build -t $(IMG) .
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMG) .
 
 .PHONY: help
 help: ## Show this help.

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
@@ -27,61 +28,147 @@ import (
 	"github.com/roster-dev/roster/apiserver/server"
 	"github.com/roster-dev/roster/controllers"
 	"github.com/roster-dev/roster/internal/local"
+	"github.com/roster-dev/roster/internal/version"
 )
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: roster controllers|apiserver|local [flags]")
-		os.Exit(2)
-	}
-	switch os.Args[1] {
-	case "controllers":
-		if err := runControllers(ctrl.SetupSignalHandler(), os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	case "local":
-		if err := runLocal(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	case "apiserver":
-		if err := runAPIServer(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	default:
-		fmt.Fprintf(os.Stderr, "roster: unknown command %q\n", os.Args[1])
-		os.Exit(2)
+	if err := newRootCommand().Execute(); err != nil {
+		os.Exit(1)
 	}
 }
 
-func runControllers(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("controllers", flag.ExitOnError)
-	metricsAddr := fs.String("metrics-bind-address", ":8080", "address the metrics endpoint binds to")
-	probeAddr := fs.String("health-probe-bind-address", ":8081", "address the health probes bind to")
-	leaderElect := fs.Bool("leader-elect", true, "elect a leader so that only one replica reconciles at a time")
-	leaderNamespace := fs.String("leader-election-namespace", defaultNamespace(),
-		"namespace of the leader election Lease (default: the pod's own namespace in a cluster, else roster-system)")
-	leaderID := fs.String("leader-election-id", "controllers.iam.roster.dev", "name of the leader election Lease")
+// newRootCommand is `roster` and its commands.
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "roster",
+		Short:         "Roster: users and organizations for Kubernetes",
+		Long:          "Roster runs the controllers of the iam.roster.dev CRDs (roster controllers), the directory.roster.dev\naggregated API server (roster apiserver), or a complete Roster on this machine (roster local).",
+		Version:       version.String(),
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.SetVersionTemplate("roster {{.Version}}\n")
+	root.AddCommand(controllersCommand(), apiserverCommand(), localCommand(), &cobra.Command{
+		Use:   "version",
+		Short: "Print roster's version and commit",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "roster "+version.String())
+		},
+	})
+	return root
+}
+
+func controllersCommand() *cobra.Command {
+	o := &controllerOptions{}
+	cmd := &cobra.Command{
+		Use:   "controllers",
+		Short: "Run the controllers of the iam.roster.dev CRDs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(ctrl.SetupSignalHandler())
+		},
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+func apiserverCommand() *cobra.Command {
+	o := server.NewOptions()
+	cmd := &cobra.Command{
+		Use:   "apiserver",
+		Short: "Run the directory.roster.dev aggregated API server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			srv, err := o.NewServer()
+			if err != nil {
+				return err
+			}
+			return srv.Run(genericapiserver.SetupSignalContext())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func localCommand() *cobra.Command {
+	o := local.Options{Out: os.Stdout}
 	zapOpts := zap.Options{}
-	zapOpts.BindFlags(fs)
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Run a complete Roster on this machine: etcd, kube-apiserver, the controllers, the directory and samples",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+			// Unlike ctrl.SetupSignalHandler, a second Ctrl-C does not exit at once:
+			// etcd and kube-apiserver must be stopped, never orphaned.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return local.Run(ctx, o)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.DataDir, "data-dir", ".data", "where etcd's data and the kubeconfigs are kept across restarts")
+	fs.BoolVar(&o.Reset, "reset", false, "delete the data directory first and start over")
+	fs.IntVar(&o.Port, "port", 6443, "kube-apiserver's port on 127.0.0.1 (1 to 65535)")
+	fs.StringVar(&o.Assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory of kube-apiserver, etcd and kubectl (hack/envtest.sh print-dir)")
+	fs.StringVar(&o.CRDs, "crds", "config/crd/bases", "directory of the CRDs")
+	fs.StringVar(&o.Samples, "samples", "config/samples", "directory of the sample manifests applied on first start")
+	fs.StringVar(&o.Policy, "policy", "config/policy", "kustomization of the admission policies applied at every start (empty: none)")
+	goFlags := flag.NewFlagSet("local", flag.ContinueOnError)
+	zapOpts.BindFlags(goFlags)
+	fs.AddGoFlagSet(goFlags)
+	return cmd
+}
+
+// controllerOptions are the flags of `roster controllers`.
+type controllerOptions struct {
+	metricsAddr, probeAddr    string
+	leaderElect               bool
+	leaderNamespace, leaderID string
+	zap                       zap.Options
+}
+
+func (o *controllerOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
+	fs.BoolVar(&o.leaderElect, "leader-elect", true, "elect a leader so that only one replica reconciles at a time")
+	fs.StringVar(&o.leaderNamespace, "leader-election-namespace", defaultNamespace(),
+		"namespace of the leader election Lease (default: the pod's own namespace in a cluster, else roster-system)")
+	fs.StringVar(&o.leaderID, "leader-election-id", "controllers.iam.roster.dev", "name of the leader election Lease")
+	goFlags := flag.NewFlagSet("controllers", flag.ContinueOnError)
+	o.zap.BindFlags(goFlags)
+	fs.AddGoFlagSet(goFlags)
+}
+
+// runControllers parses args as `roster controllers` does and runs the
+// controllers until ctx ends.
+func runControllers(ctx context.Context, args []string) error {
+	o := &controllerOptions{}
+	fs := pflag.NewFlagSet("controllers", pflag.ContinueOnError)
+	o.addFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if fs.NArg() > 0 {
+		return fmt.Errorf("roster controllers takes no arguments, got %q", fs.Args())
+	}
+	return o.run(ctx)
+}
 
+func (o *controllerOptions) run(ctx context.Context) error {
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(iamv1alpha1.AddToScheme(scheme))
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
-		HealthProbeBindAddress:  *probeAddr,
-		LeaderElection:          *leaderElect,
-		LeaderElectionID:        *leaderID,
-		LeaderElectionNamespace: *leaderNamespace,
+		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:  o.probeAddr,
+		LeaderElection:          o.leaderElect,
+		LeaderElectionID:        o.leaderID,
+		LeaderElectionNamespace: o.leaderNamespace,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
@@ -105,44 +192,4 @@ func defaultNamespace() string {
 		return string(b)
 	}
 	return "roster-system"
-}
-
-func runAPIServer(args []string) error {
-	o := server.NewOptions()
-	fs := pflag.NewFlagSet("apiserver", pflag.ExitOnError)
-	o.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	srv, err := o.NewServer()
-	if err != nil {
-		return err
-	}
-	return srv.Run(genericapiserver.SetupSignalContext())
-}
-
-func runLocal(args []string) error {
-	o := local.Options{Out: os.Stdout}
-	fs := flag.NewFlagSet("local", flag.ExitOnError)
-	fs.StringVar(&o.DataDir, "data-dir", ".data", "where etcd's data and the kubeconfigs are kept across restarts")
-	fs.BoolVar(&o.Reset, "reset", false, "delete the data directory first and start over")
-	fs.IntVar(&o.Port, "port", 6443, "kube-apiserver's port on 127.0.0.1")
-	fs.StringVar(&o.Assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory of kube-apiserver, etcd and kubectl (hack/envtest.sh print-dir)")
-	fs.StringVar(&o.CRDs, "crds", "config/crd/bases", "directory of the CRDs")
-	fs.StringVar(&o.Samples, "samples", "config/samples", "directory of the sample manifests applied on first start")
-	fs.StringVar(&o.Policy, "policy", "config/policy", "kustomization of the admission policy applied at every start (empty: none)")
-	zapOpts := zap.Options{}
-	zapOpts.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
-	if o.Assets == "" {
-		return fmt.Errorf("--assets (or KUBEBUILDER_ASSETS) must name the directory hack/envtest.sh builds; `make run` sets it")
-	}
-	// Unlike ctrl.SetupSignalHandler, a second Ctrl-C does not exit at once:
-	// etcd and kube-apiserver must be stopped, never orphaned.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return local.Run(ctx, o)
 }

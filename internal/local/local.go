@@ -58,6 +58,9 @@ var demoUsers = []struct{ name, about string }{
 // registered through its APIService, plus the samples on first start. It
 // prints a guide when ready and stops everything when ctx ends.
 func Run(ctx context.Context, o Options) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
 	dataDir, err := filepath.Abs(o.DataDir)
 	if err != nil {
 		return err
@@ -194,6 +197,22 @@ func Run(ctx context.Context, o Options) error {
 	case <-stack.Done():
 		return errors.New("the directory server stopped")
 	}
+}
+
+// validate names a bad option exactly, before anything starts.
+func (o Options) validate() error {
+	if o.Port < 1 || o.Port > 65535 {
+		return fmt.Errorf("--port %d is out of range: a port is from 1 to 65535", o.Port)
+	}
+	if o.Assets == "" {
+		return fmt.Errorf("--assets (or KUBEBUILDER_ASSETS) must name the directory hack/envtest.sh builds; `make run` sets it")
+	}
+	for _, bin := range []string{"kube-apiserver", "etcd", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(o.Assets, bin)); err != nil {
+			return fmt.Errorf("--assets %s holds no %s: run `make envtest`, and pass the directory `hack/envtest.sh print-dir` prints", o.Assets, bin)
+		}
+	}
+	return nil
 }
 
 // waitForIDs waits until the controllers have given every User and
