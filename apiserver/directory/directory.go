@@ -160,6 +160,14 @@ func (d *Directory) WaitForCacheSync(ctx context.Context) bool {
 	return true
 }
 
+// Ready reports whether the index holds every object of the informers'
+// initial lists: before that, lists would be short.
+func (d *Directory) Ready() bool {
+	d.updateMu.Lock()
+	defer d.updateMu.Unlock()
+	return d.started
+}
+
 // handlersSynced reports whether the index holds every object of the
 // informers' initial lists.
 func (d *Directory) handlersSynced() bool {

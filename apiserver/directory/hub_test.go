@@ -2,6 +2,8 @@ package directory
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/authentication/user"
+	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 	"github.com/roster-dev/roster/apiserver/query"
@@ -129,4 +132,29 @@ func TestSlowWatcherEndsWithGone(t *testing.T) {
 	for _, e := range events[:len(events)-1] {
 		g.Expect(e.Type).To(Equal(watch.Added))
 	}
+}
+
+// Before the index holds the informers' initial lists, a request for the
+// directory's resources is a 503 with Retry-After, never a short list
+// (issue: ready means complete).
+func TestRequestsWaitForACompleteIndex(t *testing.T) {
+	g := NewWithT(t)
+	d := &Directory{index: query.NewIndex(), hub: newHub(16)}
+	reached := false
+	h := d.Filter(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
+	req := httptest.NewRequest("GET", "/apis/directory.roster.dev/v1alpha1/users", nil)
+	req = req.WithContext(genericrequest.WithRequestInfo(req.Context(), &genericrequest.RequestInfo{
+		IsResourceRequest: true, APIGroup: "directory.roster.dev", APIVersion: "v1alpha1", Resource: "users", Verb: "list",
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	g.Expect(rec.Code).To(Equal(503))
+	g.Expect(rec.Header().Get("Retry-After")).To(Equal("1"))
+	g.Expect(rec.Body.String()).To(ContainSubstring("the directory is still loading its index; retry in a moment"))
+	g.Expect(reached).To(BeFalse())
+
+	d.started = true
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	g.Expect(reached).To(BeTrue(), "once complete, requests go through")
 }

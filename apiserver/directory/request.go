@@ -76,6 +76,15 @@ func (d *Directory) Filter(next http.Handler) http.Handler {
 		}
 		ctx = WithListQuery(ctx, q)
 		if info, ok := genericrequest.RequestInfoFrom(ctx); ok && info.IsResourceRequest && (info.Resource == "users" || info.Resource == "memberships") {
+			// /readyz fails until the index holds the informers' initial
+			// lists; a request that comes anyway is not answered from a
+			// partial index.
+			if !d.Ready() {
+				w.Header().Set("Retry-After", "1")
+				writeStatus(w, http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
+					"the directory is still loading its index; retry in a moment")
+				return
+			}
 			d.RecordLogin(ctx)
 			if info.Resource == "users" && (info.Name == "self" || info.Name == "~") {
 				if c, err := d.Caller(ctx); err == nil && c.User != nil {
