@@ -3,8 +3,11 @@ package query
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 )
@@ -22,10 +25,19 @@ func TestConcurrentReaders(t *testing.T) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
+	// The test means something only if readers read while the writer
+	// wrote: count those reads and the snapshots they saw.
+	var writing atomic.Bool
+	var overlapping atomic.Int64
+	var seenMu sync.Mutex
+	seen := map[*Snapshot]bool{}
+	var started sync.WaitGroup
+	started.Add(3)
 	for r := range 3 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			warm := false
 			for {
 				select {
 				case <-done:
@@ -33,6 +45,12 @@ func TestConcurrentReaders(t *testing.T) {
 				default:
 				}
 				s := ix.Snapshot()
+				if writing.Load() {
+					overlapping.Add(1)
+					seenMu.Lock()
+					seen[s] = true
+					seenMu.Unlock()
+				}
 				req, _ := ParseListRequest(map[string][]string{"sort": {"last_name"}, "page_size": {"50"}, "page": {"last"}}, nil, ParseOptions{})
 				first, err := s.List(Caller{Admin: true}, req)
 				if err == nil {
@@ -46,11 +64,20 @@ func TestConcurrentReaders(t *testing.T) {
 					errs <- err
 					return
 				}
+				if !warm {
+					warm = true
+					started.Done()
+				}
 			}
 		}()
 	}
+	started.Wait()
+	writing.Store(true)
 	rnd := rand.New(rand.NewPCG(1, 1))
 	for i := range 3000 {
+		if i%100 == 0 {
+			runtime.Gosched()
+		}
 		n := fmt.Sprintf("u%d", rnd.IntN(2500))
 		switch rnd.IntN(4) {
 		case 0:
@@ -61,10 +88,18 @@ func TestConcurrentReaders(t *testing.T) {
 			ix.UpsertUser(User{Name: n, ID: int64(i), Username: n, LastName: fmt.Sprint(rnd.IntN(50))})
 		}
 	}
+	// Let the readers see the last writes too (a reader that failed has
+	// stopped: the deadline ends the wait, and the errors are reported).
+	for deadline := time.Now().Add(10 * time.Second); overlapping.Load() < 3 && time.Now().Before(deadline); {
+		runtime.Gosched()
+	}
+	writing.Store(false)
 	close(done)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		g.Expect(err).NotTo(HaveOccurred())
 	}
+	g.Expect(overlapping.Load()).To(BeNumerically(">=", 3), "readers read while the writer wrote")
+	g.Expect(len(seen)).To(BeNumerically(">=", 2), "readers saw more than one generation of the index")
 }
