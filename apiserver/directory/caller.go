@@ -81,8 +81,12 @@ func (c *Caller) IsSelf(name string) bool {
 
 // Caller maps the request's authenticated identity to a User
 // (docs/users-api.md section 3). It writes nothing: the handler chain
-// records the caller's lastLogin before the request reaches the storage.
+// resolves the caller once per request, records their lastLogin and keeps
+// them in the context, which Caller returns.
 func (d *Directory) Caller(ctx context.Context) (*Caller, error) {
+	if c, ok := ctx.Value(callerKey{}).(*Caller); ok {
+		return c, nil
+	}
 	info, ok := genericrequest.UserFrom(ctx)
 	if !ok || info.GetName() == "" {
 		return nil, apierrors.NewUnauthorized("the request carries no authenticated user")

@@ -257,8 +257,7 @@ func (d *Directory) update(c change, write func(ix *query.Index)) {
 		return
 	}
 	c.apply = write
-	c.snap = d.index.Snapshot()
-	d.publish(c)
+	d.hub.publish(c, d.index.Snapshot)
 }
 
 func (d *Directory) upsertUser(old, obj any) {
@@ -429,20 +428,6 @@ func (d *Directory) Membership(ctx context.Context, name string) (*iamv1alpha1.M
 		return nil, err
 	}
 	return m, nil
-}
-
-// Memberships returns the cached memberships of the organization org, or
-// of every organization when org is "". The objects are the cache's own.
-func (d *Directory) Memberships(ctx context.Context, org string) ([]iamv1alpha1.Membership, error) {
-	var list iamv1alpha1.MembershipList
-	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
-	if org != "" {
-		opts = append(opts, client.MatchingFields{membershipOrgIndex: org})
-	}
-	if err := d.cache.List(ctx, &list, opts...); err != nil {
-		return nil, fmt.Errorf("listing memberships: %w", err)
-	}
-	return list.Items, nil
 }
 
 // usersByIdentity returns the users that a Kubernetes user name maps to,

@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
@@ -33,7 +34,7 @@ func TestSlowWatcherIsClosedWithoutBlockingOthers(t *testing.T) {
 	g.Expect(ok).To(BeTrue())
 
 	for rv := uint64(1); rv <= 5; rv++ {
-		h.publish(change{kind: kindUser, user: "u", rv: rv, apply: func(*query.Index) {}})
+		h.publish(change{kind: kindUser, user: "u", rv: rv, apply: func(*query.Index) {}}, query.NewIndex().Snapshot)
 	}
 
 	g.Expect(slow.lagging).To(BeClosed(), "a watcher that fell behind is told to list again")
@@ -51,7 +52,7 @@ func TestWatchResumesOnlyWithinHistory(t *testing.T) {
 		u := query.User{Name: fmt.Sprint("u", rv)}
 		write := func(ix *query.Index) { ix.UpsertUser(u) }
 		write(ix)
-		h.publish(change{kind: kindUser, user: u.Name, rv: rv, apply: write, snap: ix.Snapshot()})
+		h.publish(change{kind: kindUser, user: u.Name, rv: rv, apply: write}, ix.Snapshot)
 	}
 
 	_, _, _, ok := h.subscribe(newTestWatcher(8), 9)
@@ -89,7 +90,7 @@ func TestSlowWatcherEndsWithGone(t *testing.T) {
 	caller := &Caller{Caller: query.Caller{Admin: true}, Identity: &user.DefaultInfo{Name: "root"}}
 	w, err := d.Watch(t.Context(), WatchRequest{
 		Caller: caller, Request: &query.ListRequest{}, ResourceVersion: "1",
-		View: func(u *iamv1alpha1.User, _ *Caller) runtime.Object { return u },
+		View: func(u *iamv1alpha1.User, _ *Caller) k8sruntime.Object { return u },
 	})
 	g.Expect(err).NotTo(HaveOccurred())
 	defer w.Stop()
@@ -99,11 +100,11 @@ func TestSlowWatcherEndsWithGone(t *testing.T) {
 		u := &iamv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("u", i)}}
 		d.index.UpsertUser(query.User{Name: u.Name})
 		write := func(ix *query.Index) { ix.UpsertUser(query.User{Name: u.Name}) }
-		d.hub.publish(change{kind: kindUser, user: u.Name, obj: u, apply: write, snap: d.index.Snapshot(), rv: uint64(2 + i)})
+		d.hub.publish(change{kind: kindUser, user: u.Name, obj: u, apply: write, rv: uint64(2 + i)}, d.index.Snapshot)
 		// Let the watcher take the change while it can: it fills its
 		// stream until the client's side is full, and only then falls behind.
-		for wait := 0; len(ww.in) > 0 && wait < 20; wait++ {
-			time.Sleep(time.Millisecond)
+		for deadline := time.Now().Add(20 * time.Millisecond); len(ww.in) > 0 && time.Now().Before(deadline); {
+			runtime.Gosched()
 		}
 	}
 	g.Eventually(ww.lagging).Should(BeClosed())

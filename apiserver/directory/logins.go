@@ -28,23 +28,29 @@ var lastLoginWrites = metrics.NewCounterVec(&metrics.CounterOpts{
 
 func init() { legacyregistry.MustRegister(lastLoginWrites) }
 
-// RecordLogin records the lastLogin of the caller of every request to the
-// directory's resources, before the storage answers it.
-func (d *Directory) RecordLogin(ctx context.Context) {
+type callerKey struct{}
+
+// withCaller resolves the caller of a request to the directory's resources
+// once, records their lastLogin before the storage answers, and keeps the
+// caller in the context for the storage (Caller). A caller that cannot be
+// resolved is left to the storage, which answers with the error.
+func (d *Directory) withCaller(ctx context.Context) context.Context {
 	info, ok := genericrequest.UserFrom(ctx)
 	if !ok || info.GetName() == "" {
-		return
+		return ctx
 	}
 	c, err := d.resolveCaller(ctx, info)
-	if err != nil || c.User == nil {
-		// The storage answers the request with the same error.
-		return
+	if err != nil {
+		return ctx
 	}
-	d.logins.record(ctx, d, c.User)
+	if c.User != nil {
+		d.logins.record(ctx, d, c.User)
+	}
+	return context.WithValue(ctx, callerKey{}, c)
 }
 
 // loginRecorder writes status.lastLogin, at most once per interval per
-// account. The handler chain calls it (RecordLogin); a failed write is
+// account. The handler chain calls it (withCaller); a failed write is
 // logged and counted, and the request goes on.
 type loginRecorder struct {
 	client   client.Client

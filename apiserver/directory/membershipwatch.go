@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -139,12 +140,8 @@ func (w *membershipWatcher) apply(ctx context.Context, c change) bool {
 		if admin == next.Admin {
 			return true
 		}
-		all, err := w.d.Memberships(ctx, "")
-		if err != nil {
-			return true
-		}
-		for i := range all {
-			names = append(names, all[i].Name)
+		for _, m := range w.d.SortedMemberships() {
+			names = append(names, m.Name)
 		}
 		for name := range w.seen {
 			names = append(names, name)
@@ -153,10 +150,10 @@ func (w *membershipWatcher) apply(ctx context.Context, c change) bool {
 		names = append(names, c.membership)
 		if caller.User != nil && caller.User.Name == c.user {
 			// The caller's own standing in the organization changed.
-			names = append(names, w.orgMemberships(ctx, c.org)...)
+			names = append(names, w.orgMemberships(c.org)...)
 		}
 	case kindOrganization:
-		names = append(names, w.orgMemberships(ctx, c.org)...)
+		names = append(names, w.orgMemberships(c.org)...)
 	}
 	done := make(map[string]bool, len(names))
 	for _, name := range names {
@@ -180,17 +177,18 @@ func claimsAny(c *Caller, ch change) bool {
 	return false
 }
 
-func (w *membershipWatcher) orgMemberships(ctx context.Context, org string) []string {
-	list, err := w.d.Memberships(ctx, org)
-	if err != nil {
-		return nil
-	}
-	names := make([]string, 0, len(list))
-	for i := range list {
-		names = append(names, list[i].Name)
+// orgMemberships names the memberships of org, and those of it the watcher
+// was told about (deleted ones included): a membership's name is
+// <organization>.<user>.
+func (w *membershipWatcher) orgMemberships(org string) []string {
+	var names []string
+	for _, m := range w.d.SortedMemberships() {
+		if m.Spec.Organization == org {
+			names = append(names, m.Name)
+		}
 	}
 	for name := range w.seen {
-		if m, err := w.d.Membership(ctx, name); err != nil || m.Spec.Organization == org {
+		if strings.HasPrefix(name, org+".") {
 			names = append(names, name)
 		}
 	}

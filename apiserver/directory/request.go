@@ -85,7 +85,7 @@ func (d *Directory) Filter(next http.Handler) http.Handler {
 					"the directory is still loading its index; retry in a moment")
 				return
 			}
-			d.RecordLogin(ctx)
+			ctx = d.withCaller(ctx)
 			if info.Resource == "users" && (info.Name == "self" || info.Name == "~") {
 				if c, err := d.Caller(ctx); err == nil && c.User != nil {
 					resolved := *info

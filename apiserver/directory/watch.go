@@ -70,6 +70,9 @@ type hub struct {
 	// base the index at that resourceVersion.
 	oldest uint64
 	base   *query.Snapshot
+	// basePending are the changes dropped from history since base: the
+	// index at oldest is base with them applied.
+	basePending []change
 	// published counts changes, to place checkpoints.
 	published uint64
 }
@@ -78,27 +81,35 @@ func newHub(size int) *hub {
 	return &hub{watchers: map[*watcher]struct{}{}, members: map[*membershipWatcher]struct{}{}, size: size}
 }
 
-func (d *Directory) publish(c change) { d.hub.publish(c) }
-
 // publish records c and hands it to every watcher without waiting for any.
-func (h *hub) publish(c change) {
+// snapshot returns the index right after c (the caller holds the index
+// still): it is taken only when a watcher of users will evaluate c against
+// it or history keeps a checkpoint, since a snapshot makes the next write
+// of the index copy what it changes.
+func (h *hub) publish(c change, snapshot func() *query.Snapshot) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.history) == h.size {
-		// The oldest change goes: the index after it becomes the base, which
-		// history replays from.
+		// The oldest change goes. The base moves to it: to its checkpoint when
+		// it has one, else it joins the changes a resumed watch replays on
+		// the base first (subscribe folds them in, off the hot path).
 		dropped := h.history[0]
-		h.history = append(h.history[:0], h.history[1:]...)
-		if dropped.snap == nil {
-			fork := h.fork()
-			dropped.apply(fork)
-			dropped.snap = fork.Snapshot()
+		h.history[0] = change{}
+		h.history = h.history[1:]
+		if dropped.snap != nil {
+			h.base, h.basePending = dropped.snap, nil
+		} else {
+			h.basePending = append(h.basePending, dropped)
 		}
-		h.oldest, h.base = dropped.rv, dropped.snap
+		h.oldest = dropped.rv
 	}
 	h.published++
+	checkpoint := h.published%checkpointEvery == 0
+	if checkpoint || len(h.watchers) > 0 {
+		c.snap = snapshot()
+	}
 	kept := c
-	if h.published%checkpointEvery != 0 {
+	if !checkpoint {
 		kept.snap = nil
 	}
 	h.history = append(h.history, kept)
@@ -118,10 +129,6 @@ func (h *hub) publish(c change) {
 	}
 }
 
-// fork is a fork of the base, before the oldest change history holds.
-// h.mu is held.
-func (h *hub) fork() *query.Index { return h.base.Fork() }
-
 // subscribe registers w and returns what a resumed watch replays: the newest
 // checkpoint at or before rv (the base when there is none), the changes from
 // it up to rv (prefix), and those newer than rv (replay). ok is false when
@@ -136,6 +143,13 @@ func (h *hub) subscribe(w *watcher, rv uint64) (base *query.Snapshot, prefix, re
 	h.watchers[w] = struct{}{}
 	if rv == 0 {
 		return nil, nil, nil, true
+	}
+	if len(h.basePending) > 0 {
+		fork := h.base.Fork()
+		for _, c := range h.basePending {
+			c.apply(fork)
+		}
+		h.base, h.basePending = fork.Snapshot(), nil
 	}
 	base = h.base
 	for _, c := range h.history {
@@ -163,7 +177,7 @@ func (h *hub) unsubscribe(w *watcher) {
 func (h *hub) startAt(rv uint64, snap *query.Snapshot) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.oldest, h.base = rv, snap
+	h.oldest, h.base, h.basePending = rv, snap, nil
 	h.history = h.history[:0]
 }
 

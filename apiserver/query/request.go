@@ -190,14 +190,8 @@ func ParseListRequest(q url.Values, h http.Header, opts ParseOptions) (*ListRequ
 		r.Page = 1
 	}
 	if v, _ := get("role"); v != "" {
-		for _, name := range strings.Split(v, ",") {
-			role := Role(strings.TrimSpace(name))
-			if roleIndex(role) < 0 {
-				return nil, badRequest("role", "role: %q is not a role; use owner, maintainer, supervisor or worker", string(role))
-			}
-			if !slices.Contains(r.Roles, role) {
-				r.Roles = append(r.Roles, role)
-			}
+		if r.Roles, err = ParseRoles(v); err != nil {
+			return nil, err
 		}
 	}
 	header, headerOK, err := single(OrgHeader, h.Values(OrgHeader))
@@ -227,6 +221,21 @@ func ParseListRequest(q url.Values, h http.Header, opts ParseOptions) (*ListRequ
 		return nil, badRequest("role", "role: a role is held in an organization; name one with org, org_id or the %s header", OrgHeader)
 	}
 	return r, nil
+}
+
+// ParseRoles reads a comma-separated list of roles, each named once.
+func ParseRoles(v string) ([]Role, error) {
+	var roles []Role
+	for _, name := range strings.Split(v, ",") {
+		role := Role(strings.TrimSpace(name))
+		if roleIndex(role) < 0 {
+			return nil, badRequest("role", "role: %q is not a role; use owner, maintainer, supervisor or worker", string(role))
+		}
+		if !slices.Contains(roles, role) {
+			roles = append(roles, role)
+		}
+	}
+	return roles, nil
 }
 
 // single returns the one value of a parameter given zero or more times.

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
@@ -129,12 +128,12 @@ func (r *REST) parse(lq directory.ListQuery, options *metainternalversion.ListOp
 	}
 	lr := &listRequest{page: page, user: lq.Values.Get("user")}
 	if v := lq.Values.Get("role"); v != "" {
-		for _, name := range strings.Split(v, ",") {
-			role := iamv1alpha1.MembershipRole(strings.TrimSpace(name))
-			if !slices.Contains([]iamv1alpha1.MembershipRole{iamv1alpha1.RoleOwner, iamv1alpha1.RoleMaintainer, iamv1alpha1.RoleSupervisor, iamv1alpha1.RoleWorker}, role) {
-				return nil, apierrors.NewBadRequest(fmt.Sprintf("role: %q is not a role; use owner, maintainer, supervisor or worker", role))
-			}
-			lr.roles = append(lr.roles, role)
+		roles, err := query.ParseRoles(v)
+		if err != nil {
+			return nil, directory.EngineError(err)
+		}
+		for _, role := range roles {
+			lr.roles = append(lr.roles, iamv1alpha1.MembershipRole(role))
 		}
 	}
 	switch v := lq.Values.Get("state"); v {
