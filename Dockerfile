@@ -15,6 +15,7 @@ COPY api/ api/
 COPY controllers/ controllers/
 COPY apiserver/ apiserver/
 COPY internal/ internal/
+COPY config/ config/
 RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
     go build -trimpath -ldflags "-s -w \
       -X github.com/roster-dev/roster/internal/version.Version=${VERSION} \

@@ -76,6 +76,8 @@ func TestDockerfileCopiesEveryPackage(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	docker, err := os.ReadFile("Dockerfile")
 	g.Expect(err).NotTo(HaveOccurred())
+	ignore, err := os.ReadFile(".dockerignore")
+	g.Expect(err).NotTo(HaveOccurred())
 	const module = "github.com/roster-dev/roster/"
 	for _, pkg := range strings.Fields(string(out)) {
 		if !strings.HasPrefix(pkg, module) {
@@ -83,5 +85,6 @@ func TestDockerfileCopiesEveryPackage(t *testing.T) {
 		}
 		top := strings.SplitN(strings.TrimPrefix(pkg, module), "/", 2)[0]
 		g.Expect(string(docker)).To(ContainSubstring("COPY "+top+"/ "+top+"/"), "the image builds %s", filepath.Join(top))
+		g.Expect(strings.Split(string(ignore), "\n")).To(ContainElement("!"+top+"/"), ".dockerignore lets %s into the build context", top)
 	}
 }

@@ -66,9 +66,13 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	users, err := userstorage.NewREST(dir)
+	if err != nil {
+		return nil, fmt.Errorf("the users storage: %w", err)
+	}
 	group := genericapiserver.NewDefaultAPIGroupInfo(directoryv1alpha1.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.VersionedResourcesStorageMap[directoryv1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		"users":       userstorage.NewREST(dir),
+		"users":       users,
 		"memberships": membershipstorage.NewREST(dir),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {

@@ -20,16 +20,23 @@ import (
 	directoryv1alpha1 "github.com/roster-dev/roster/apiserver/apis/directory/v1alpha1"
 	"github.com/roster-dev/roster/apiserver/directory"
 	"github.com/roster-dev/roster/apiserver/query"
+	"github.com/roster-dev/roster/apiserver/registry/crdrules"
 )
 
 // REST serves the directory's users.
 type REST struct {
 	dir *directory.Directory
+	// crd validates writes with the User CRD's own schema and CEL rules.
+	crd *crdrules.Validator
 }
 
 // NewREST returns the users storage over a directory.
-func NewREST(dir *directory.Directory) *REST {
-	return &REST{dir: dir}
+func NewREST(dir *directory.Directory) (*REST, error) {
+	crd, err := crdrules.New("users."+iamv1alpha1.GroupVersion.Group, iamv1alpha1.GroupVersion.Version)
+	if err != nil {
+		return nil, err
+	}
+	return &REST{dir: dir, crd: crd}, nil
 }
 
 var (

@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -153,25 +152,34 @@ func joinFields(fs []string) string {
 	}
 }
 
-var (
-	usernamePattern = regexp.MustCompile(`^[\w.@+-]+$`)
-	emailPattern    = regexp.MustCompile(`^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$`)
-)
-
-// validate checks a user's writable fields exactly as the CRD does, plus the
-// uniqueness of a new or changed username, so that a rejected write is a 422
-// naming the field and changes nothing. oldUsername is the user's username
-// before the write, "" for a new user.
-func (r *REST) validate(ctx context.Context, name, oldUsername string, u *directoryv1alpha1.User) error {
+// validate checks a write with the User CRD's own schema and CEL rules, as
+// kube-apiserver will (next is the User to be written, current the stored one,
+// nil on create), plus what only the directory can check: that a new or
+// changed username is not taken. A rejected write is a 422 naming the view's
+// field and changes nothing. oldUsername is the user's username before the
+// write, "" for a new user.
+func (r *REST) validate(ctx context.Context, name, oldUsername string, u *directoryv1alpha1.User, next, current *iamv1alpha1.User) error {
+	obj, err := r.crd.Unstructured(next)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	if u.Username == "" {
+		// The view always names a username: an empty one is sent, not omitted.
+		if err := unstructured.SetNestedField(obj.Object, "", "spec", "username"); err != nil {
+			return apierrors.NewInternalError(err)
+		}
+	}
+	var old *unstructured.Unstructured
+	if current != nil {
+		if old, err = r.crd.Unstructured(current); err != nil {
+			return apierrors.NewInternalError(err)
+		}
+	}
 	var errs field.ErrorList
-	switch {
-	case u.Username == "":
-		errs = append(errs, field.Required(field.NewPath("username"), "a username is required"))
-	case utf8.RuneCountInString(u.Username) > 150:
-		errs = append(errs, field.TooLong(field.NewPath("username"), u.Username, 150))
-	case !usernamePattern.MatchString(u.Username):
-		errs = append(errs, field.Invalid(field.NewPath("username"), u.Username, "username may contain only letters, digits and @ . + - _"))
-	case u.Username != oldUsername:
+	for _, e := range r.crd.ValidateUnstructured(ctx, obj, old) {
+		errs = append(errs, viewField(e))
+	}
+	if len(errs) == 0 && u.Username != oldUsername {
 		other, err := r.dir.UsernameTakenBy(ctx, u.Username, name)
 		if err != nil {
 			return apierrors.NewInternalError(err)
@@ -180,38 +188,19 @@ func (r *REST) validate(ctx context.Context, name, oldUsername string, u *direct
 			errs = append(errs, field.Duplicate(field.NewPath("username"), u.Username))
 		}
 	}
-	for _, f := range []struct {
-		name, value string
-	}{{"firstName", u.FirstName}, {"lastName", u.LastName}} {
-		if utf8.RuneCountInString(f.value) > 150 {
-			errs = append(errs, field.TooLong(field.NewPath(f.name), f.value, 150))
-		}
-	}
-	if e := deref(u.Email); e != "" {
-		if utf8.RuneCountInString(e) > 254 {
-			errs = append(errs, field.TooLong(field.NewPath("email"), e, 254))
-		} else if !emailPattern.MatchString(e) {
-			errs = append(errs, field.Invalid(field.NewPath("email"), e, "email must be a valid email address"))
-		}
-	}
-	if len(u.Groups) > 32 {
-		errs = append(errs, field.TooMany(field.NewPath("groups"), len(u.Groups), 32))
-	}
-	seen := map[string]bool{}
-	for i, g := range u.Groups {
-		p := field.NewPath("groups").Index(i)
-		switch {
-		case g == "" || utf8.RuneCountInString(g) > 64:
-			errs = append(errs, field.Invalid(p, g, "a group name has 1 to 64 characters"))
-		case seen[g]:
-			errs = append(errs, field.Duplicate(p, g))
-		}
-		seen[g] = true
-	}
 	if len(errs) > 0 {
 		return apierrors.NewInvalid(directoryv1alpha1.SchemeGroupVersion.WithKind("User").GroupKind(), name, errs)
 	}
 	return nil
+}
+
+// viewField names a CRD error by the view's field: spec.email is email, also
+// where the schema's message repeats the path.
+func viewField(e *field.Error) *field.Error {
+	out := *e
+	out.Field = strings.TrimPrefix(e.Field, "spec.")
+	out.Detail = strings.ReplaceAll(e.Detail, "spec.", "")
+	return &out
 }
 
 // applySpec writes a directory view's writable fields into a User's spec.
@@ -288,7 +277,9 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	if err := checkFieldRules(caller, current.Name, changedFields(old, updated)); err != nil {
 		return nil, false, err
 	}
-	if err := r.validate(ctx, current.Name, old.Username, updated); err != nil {
+	next := current.DeepCopy()
+	applySpec(next, updated)
+	if err := r.validate(ctx, current.Name, old.Username, updated, next, current); err != nil {
 		return nil, false, err
 	}
 	if updateValidation != nil {
@@ -301,8 +292,6 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		return nil, false, conflict(current.Name)
 	}
 
-	next := current.DeepCopy()
-	applySpec(next, updated)
 	var patch client.Patch = client.MergeFrom(current)
 	if precondition != "" {
 		patch = client.MergeFromWithOptions(current, client.MergeFromWithOptimisticLock{})
@@ -366,18 +355,18 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if err := checkFieldRules(caller, name, changed); err != nil {
 		return nil, err
 	}
-	if err := r.validate(ctx, "", "", u); err != nil {
+	next := &iamv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: name, GenerateName: u.GenerateName}}
+	applySpec(next, u)
+	if next.Spec.Username == "" {
+		next.Spec.Username = u.Username
+	}
+	if err := r.validate(ctx, "", "", u, next, nil); err != nil {
 		return nil, err
 	}
 	if createValidation != nil {
 		if err := createValidation(ctx, u); err != nil {
 			return nil, err
 		}
-	}
-	next := &iamv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: name, GenerateName: u.GenerateName}}
-	applySpec(next, u)
-	if next.Spec.Username == "" {
-		next.Spec.Username = u.Username
 	}
 	dryRun := options != nil && directory.IsDryRun(options.DryRun)
 	if err := r.dir.Client().Create(ctx, next, directory.WriteOptions[client.CreateOption](dryRun)...); err != nil {
