@@ -2,12 +2,14 @@ package controllers
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
@@ -66,6 +68,30 @@ func counterValue(g Gomega, kind string) int64 {
 	v, err := strconv.ParseInt(cm.Data[kind], 10, 64)
 	g.Expect(err).NotTo(HaveOccurred())
 	return v
+}
+
+// idWriters counts, by field manager, who wrote the ID annotation of the
+// named users.
+func idWriters(names []string) map[string]int {
+	GinkgoHelper()
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var list iamv1alpha1.UserList
+	Expect(k8sClient.List(suiteCtx, &list)).To(Succeed())
+	writers := map[string]int{}
+	for _, u := range list.Items {
+		if !want[u.Name] {
+			continue
+		}
+		for _, mf := range u.ManagedFields {
+			if mf.FieldsV1 != nil && strings.Contains(string(mf.FieldsV1.Raw), `"f:`+AnnotationID+`"`) {
+				writers[mf.Manager]++
+			}
+		}
+	}
+	return writers
 }
 
 func namesOf(prefix string, n int) []string {
@@ -133,8 +159,15 @@ var _ = Describe("Numeric IDs", Ordered, func() {
 		Expect(withID(Default)).To(BeNumerically("<", len(names)), "the first manager finished before it was stopped: nothing was left to test")
 
 		By("starting two managers that race for the rest")
-		stopSecond := startManager(cfg, testOptions())
-		stopThird := startManager(cfg, testOptions())
+		// Each manager writes with a user agent of its own, so the managed
+		// fields tell which one wrote a user's ID annotation.
+		racer := func(agent string) *rest.Config {
+			c := rest.CopyConfig(cfg)
+			c.UserAgent = agent
+			return c
+		}
+		stopSecond := startManager(racer("racer-second"), testOptions())
+		stopThird := startManager(racer("racer-third"), testOptions())
 		Eventually(func(g Gomega) {
 			ids := userIDsByName(g, names)
 			expectDistinct(g, ids)
@@ -142,6 +175,10 @@ var _ = Describe("Numeric IDs", Ordered, func() {
 				g.Expect(id).NotTo(Equal(deletedID), "user %s reuses the deleted user's ID", name)
 			}
 		}, "60s").Should(Succeed())
+		handedOut := idWriters(names)
+		GinkgoWriter.Printf("IDs written by each manager: %v\n", handedOut)
+		Expect(handedOut).To(HaveKeyWithValue("racer-second", BeNumerically(">", 0)), "the second manager handed out no ID: there was no race")
+		Expect(handedOut).To(HaveKeyWithValue("racer-third", BeNumerically(">", 0)), "the third manager handed out no ID: there was no race")
 		stopThird()
 		stopManager = stopSecond
 	})
