@@ -25,6 +25,12 @@ func newCatalog() *catalog {
 
 // put adds or replaces m. Readers may hold the sorted slice, so a change
 // makes a new one: a copy with m in its place, never a new sort.
+func (c *catalog) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byName)
+}
+
 func (c *catalog) put(m *iamv1alpha1.Membership) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -156,6 +156,7 @@ func (d *Directory) WaitForCacheSync(ctx context.Context) bool {
 	d.updateMu.Lock()
 	d.hub.startAt(d.ResourceVersion(), d.index.Snapshot())
 	d.started = true
+	d.observeIndex()
 	d.updateMu.Unlock()
 	return true
 }
@@ -256,6 +257,7 @@ func (d *Directory) update(c change, write func(ix *query.Index)) {
 	if !d.started {
 		return
 	}
+	d.observeIndex()
 	c.apply = write
 	d.hub.publish(c, d.index.Snapshot)
 }

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"fmt"
+	"k8s.io/component-base/metrics/testutil"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -21,7 +22,7 @@ import (
 )
 
 func newTestWatcher(in int) *watcher {
-	return &watcher{in: make(chan change, in), stream: newStream(0)}
+	return &watcher{in: make(chan change, in), stream: newStream(0, "users")}
 }
 
 func TestSlowWatcherIsClosedWithoutBlockingOthers(t *testing.T) {
@@ -87,6 +88,17 @@ func TestSlowWatcherEndsWithGone(t *testing.T) {
 	g := NewWithT(t)
 	d := &Directory{opts: Options{WatchBuffer: 2}, index: query.NewIndex(), hub: newHub(64)}
 	d.hub.startAt(1, d.index.Snapshot())
+	dropped := func() float64 {
+		v, err := testutil.GetCounterMetricValue(watchersDropped.WithLabelValues("users"))
+		g.Expect(err).NotTo(HaveOccurred())
+		return v
+	}
+	open := func() float64 {
+		v, err := testutil.GetGaugeMetricValue(watchersOpen.WithLabelValues("users"))
+		g.Expect(err).NotTo(HaveOccurred())
+		return v
+	}
+	droppedBefore, openBefore := dropped(), open()
 	caller := &Caller{Caller: query.Caller{Admin: true}, Identity: &user.DefaultInfo{Name: "root"}}
 	w, err := d.Watch(t.Context(), WatchRequest{
 		Caller: caller, Request: &query.ListRequest{}, ResourceVersion: "1",
@@ -108,6 +120,8 @@ func TestSlowWatcherEndsWithGone(t *testing.T) {
 		}
 	}
 	g.Eventually(ww.lagging).Should(BeClosed())
+	g.Expect(dropped()).To(Equal(droppedBefore+1), "roster_directory_watchers_dropped_total counts the dropped watch")
+	g.Expect(open()).To(Equal(openBefore+1), "the watch is open until the client has read its 410")
 
 	var events []watch.Event
 	timeout := time.After(10 * time.Second)
@@ -124,6 +138,7 @@ func TestSlowWatcherEndsWithGone(t *testing.T) {
 		}
 	}
 	g.Expect(len(events)).To(BeNumerically(">", cap(ww.out)), "the events queued before the watcher fell behind")
+	g.Expect(open()).To(Equal(openBefore), "the ended watch is no longer counted")
 	last := events[len(events)-1]
 	g.Expect(last.Type).To(Equal(watch.Error))
 	status, ok := last.Object.(*metav1.Status)

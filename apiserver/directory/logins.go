@@ -8,25 +8,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
-	"k8s.io/component-base/metrics"
-	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 )
-
-// lastLoginWrites counts the lastLogin writes, served on the directory's
-// /metrics as roster_directory_last_login_writes_total{result}.
-var lastLoginWrites = metrics.NewCounterVec(&metrics.CounterOpts{
-	Namespace:      "roster",
-	Subsystem:      "directory",
-	Name:           "last_login_writes_total",
-	Help:           "Writes of a User's status.lastLogin, by result (success, failure).",
-	StabilityLevel: metrics.ALPHA,
-}, []string{"result"})
-
-func init() { legacyregistry.MustRegister(lastLoginWrites) }
 
 type callerKey struct{}
 

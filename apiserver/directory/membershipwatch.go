@@ -56,7 +56,7 @@ func (d *Directory) WatchMemberships(ctx context.Context, req MembershipWatchReq
 	}
 	w := &membershipWatcher{
 		d: d, req: req,
-		stream: newStream(16),
+		stream: newStream(16, "memberships"),
 		in:     make(chan change, d.opts.WatchBuffer),
 		seen:   map[string]bool{},
 	}
@@ -87,7 +87,8 @@ func (w *membershipWatcher) deliver(c change) bool {
 }
 
 func (w *membershipWatcher) run(ctx context.Context, start []*iamv1alpha1.Membership, initial bool) {
-	defer close(w.out)
+	w.begin()
+	defer w.finish()
 	defer func() {
 		w.d.hub.mu.Lock()
 		delete(w.d.hub.members, w)

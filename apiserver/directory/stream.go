@@ -13,13 +13,23 @@ import (
 // client's Stop, or the watch falling too far behind).
 type stream struct {
 	out chan watch.Event
+	// resource labels the watch in the metrics: users or memberships.
+	resource string
 
 	once, overflowed sync.Once
 	done, lagging    chan struct{}
 }
 
-func newStream(buffer int) stream {
-	return stream{out: make(chan watch.Event, buffer), done: make(chan struct{}), lagging: make(chan struct{})}
+func newStream(buffer int, resource string) stream {
+	return stream{out: make(chan watch.Event, buffer), resource: resource, done: make(chan struct{}), lagging: make(chan struct{})}
+}
+
+// begin counts the watch as open; finish, when it ends, closes its stream.
+func (s *stream) begin() { watchersOpen.WithLabelValues(s.resource).Inc() }
+
+func (s *stream) finish() {
+	watchersOpen.WithLabelValues(s.resource).Dec()
+	close(s.out)
 }
 
 func (s *stream) ResultChan() <-chan watch.Event { return s.out }
@@ -30,7 +40,12 @@ func (s *stream) stop() { s.once.Do(func() { close(s.done) }) }
 
 // overflow marks the watch as too far behind: it stops what it is doing
 // and ends its stream with a 410 the client cannot miss.
-func (s *stream) overflow() { s.overflowed.Do(func() { close(s.lagging) }) }
+func (s *stream) overflow() {
+	s.overflowed.Do(func() {
+		watchersDropped.WithLabelValues(s.resource).Inc()
+		close(s.lagging)
+	})
+}
 
 func (s *stream) isLagging() bool {
 	select {

@@ -233,7 +233,7 @@ func (d *Directory) Watch(ctx context.Context, req WatchRequest) (watch.Interfac
 		d:      d,
 		req:    req,
 		caller: req.Caller,
-		stream: newStream(16),
+		stream: newStream(16, "users"),
 		in:     make(chan change, d.opts.WatchBuffer),
 		seen:   map[string]bool{},
 	}
@@ -262,7 +262,8 @@ type watcher struct {
 }
 
 func (w *watcher) run(ctx context.Context, base *query.Snapshot, prefix, replay []change) {
-	defer close(w.out)
+	w.begin()
+	defer w.finish()
 	defer w.d.hub.unsubscribe(w)
 	defer w.sendGone(ctx)
 

@@ -175,6 +175,13 @@ func (ix *Index) write(fn func(w *writer)) {
 	ix.snap.Store(nil)
 }
 
+// Users is the number of users the index holds.
+func (ix *Index) Users() int {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.st.count
+}
+
 // UpsertUser adds or replaces the user named u.Name.
 func (ix *Index) UpsertUser(u User) { ix.write(func(w *writer) { w.upsertUser(u) }) }
 

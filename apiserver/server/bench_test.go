@@ -18,10 +18,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -34,21 +32,25 @@ import (
 	"github.com/roster-dev/roster/internal/testenv"
 )
 
-// BenchmarkDirectory compares, through kube-apiserver on the envtest control
-// plane, the latency of directory pages with plain lists of the User CRD, and
-// reports the directory's memory. It starts its own control plane and
-// directory server (the Ginkgo suite's BeforeSuite runs only under
-// TestServer). Every kind of request is timed at least 200 times (more with
-// a larger -benchtime):
+// BenchmarkDirectory times, through kube-apiserver on the envtest control
+// plane, directory pages beside two floors (the directory's discovery
+// document and users/self: what any request to the aggregated server costs)
+// and plain lists of the User CRD, and measures what the directory keeps in
+// memory. It starts its own control plane and directory server (the Ginkgo
+// suite's BeforeSuite runs only under TestServer). Every kind of request is
+// timed at least 200 times (more with a larger -benchtime):
 //
 //	go test ./apiserver/server/ -run '^$' -bench BenchmarkDirectory -benchtime 200x -timeout 30m
 //
-// or `make bench BENCH=BenchmarkDirectory`.
+// or `make bench BENCH=BenchmarkDirectory`. Each directory page reports its
+// p50 and p99, its own work (own-ms: p50 minus the users/self p50) and its
+// ratios to the floor and to the CRD lists; directory-heap reports the live
+// heap a directory keeps for the objects (a second directory started over
+// the same kube-apiserver, measured around its initial sync).
 //
 // ROSTER_BENCH_USERS changes the directory size (default 10000).
-// ROSTER_BENCH_REAL_100K=1 also creates 100k users through kube-apiserver for
-// the 100k memory figure instead of feeding copies of the real objects into a
-// cache and an index in process.
+// ROSTER_BENCH_REAL_100K=1 then creates users up to 100k (without IDs or
+// memberships) and measures directory-heap again.
 func BenchmarkDirectory(b *testing.B) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		b.Skip("KUBEBUILDER_ASSETS is not set")
@@ -64,29 +66,29 @@ func BenchmarkDirectory(b *testing.B) {
 	env := startBenchEnv(b)
 	defer env.stop()
 
-	heapBase := heapAlloc()
 	start := time.Now()
 	env.populate(b, 0, users, true)
 	env.waitForCount(b, users)
 	b.Logf("created %d users, %d organizations and %d memberships in %s", users, benchOrgs, users, time.Since(start).Round(time.Second))
-	heap10k := heapAlloc() - heapBase
 
 	member := env.user(b, benchName(42)) // an active worker of bench-org-042
-	dirPath := base
 	crdPath := "/apis/iam.roster.dev/v1alpha1/users"
+	// Floors and CRD lists first: the directory pages report ratios to them.
 	kinds := []struct {
 		name string
 		cfg  *rest.Config
 		path string
 		want int
 	}{
-		{"directory-first-page", env.admin, dirPath + "?page=1&page_size=10", 10},
-		{"directory-search-page", env.admin, dirPath + "?search=ander&page_size=10", 10},
-		{"directory-org-page", member, dirPath + "?org=" + benchOrg(42) + "&page_size=10", 10},
-		{"directory-memberships-page", env.admin, memberships + "?page=1&page_size=10", 10},
-		{"directory-org-memberships-page", member, memberships + "?org=" + benchOrg(42) + "&page_size=10", 10},
+		{"floor-discovery", member, "/apis/directory.roster.dev/v1alpha1", 0},
+		{"floor-self", member, base + "/self", 0},
 		{"crd-list-limit-10", env.admin, crdPath + "?limit=10", 10},
 		{"crd-list-full", env.admin, crdPath, users},
+		{"directory-first-page", env.admin, base + "?page=1&page_size=10", 10},
+		{"directory-search-page", env.admin, base + "?search=ander&page_size=10", 10},
+		{"directory-org-page", member, base + "?org=" + benchOrg(42) + "&page_size=10", 10},
+		{"directory-memberships-page", env.admin, memberships + "?page=1&page_size=10", 10},
+		{"directory-org-memberships-page", member, memberships + "?org=" + benchOrg(42) + "&page_size=10", 10},
 	}
 	p50 := map[string]float64{}
 	for _, k := range kinds {
@@ -124,58 +126,66 @@ func BenchmarkDirectory(b *testing.B) {
 			p50[k.name] = ms(0.5)
 			b.ReportMetric(ms(0.5), "p50-ms")
 			b.ReportMetric(ms(0.99), "p99-ms")
+			if !strings.HasPrefix(k.name, "directory-") {
+				return
+			}
+			self := p50["floor-self"]
+			b.ReportMetric(ms(0.5)-self, "own-ms")
+			b.ReportMetric(ms(0.5)/self, "x-self")
+			// <= 1: no dearer than a limit=10 CRD list; the full list is
+			// what a client without the directory would fetch.
+			b.ReportMetric(ms(0.5)/p50["crd-list-limit-10"], "x-crd-limit-10")
+			b.ReportMetric(p50["crd-list-full"]/ms(0.5), "crd-full/x")
 		})
 	}
-	b.Run("goal", func(b *testing.B) {
-		limit, full := p50["crd-list-limit-10"], p50["crd-list-full"]
-		for _, k := range []string{"directory-first-page", "directory-search-page", "directory-org-page"} {
-			if p50[k] == 0 {
-				continue
-			}
-			// <= 1 means no dearer than a limit=10 CRD list; >= 50 is the goal
-			// against the full list.
-			b.ReportMetric(p50[k]/limit, strings.TrimPrefix(k, "directory-")+"/crd-limit-10")
-			b.ReportMetric(full/p50[k], "crd-full/"+strings.TrimPrefix(k, "directory-"))
-		}
-	})
 
-	b.Run(fmt.Sprintf("memory-%dk", users/1000), func(b *testing.B) {
-		b.ReportMetric(float64(heap10k)/(1<<20), "heap-MiB")
-	})
+	env.measureHeap(b, fmt.Sprintf("directory-heap-%dk", users/1000), users)
 
-	// Sub-benchmarks run more than once (b.N = 1 first), so what they
-	// report is measured here, once.
 	const big = 100000
 	if os.Getenv("ROSTER_BENCH_REAL_100K") == "1" && users < big {
 		start := time.Now()
 		env.populate(b, users, big, false)
 		env.waitForCount(b, big)
 		b.Logf("created %d more users in %s", big-users, time.Since(start).Round(time.Second))
-		heap100k := heapAlloc() - heapBase
-		b.Run("memory-100k", func(b *testing.B) {
-			b.ReportMetric(float64(heap100k)/(1<<20), "heap-MiB")
+		env.measureHeap(b, "directory-heap-100k", big)
+	}
+}
+
+// measureHeap starts a second directory over the benchmark's kube-apiserver
+// and reports the live heap it keeps once its index holds every object
+// (heap-MiB, heap-B/user) and how long that took (sync-s). Sub-benchmarks run
+// more than once (b.N = 1 first): the measurement is made once.
+func (e *benchEnv) measureHeap(b *testing.B, name string, users int) {
+	b.Helper()
+	var once sync.Once
+	var heap uint64
+	var took time.Duration
+	b.Run(name, func(b *testing.B) {
+		once.Do(func() {
+			before := heapAlloc()
+			ctx, cancel := context.WithCancel(e.ctx)
+			defer cancel()
+			started := time.Now()
+			d, err := directory.New(e.admin, testenv.Scheme, directory.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			go func() { _ = d.Start(ctx) }()
+			if !d.WaitForCacheSync(ctx) {
+				b.Fatal("the directory's cache did not sync")
+			}
+			took = time.Since(started)
+			res, err := d.Snapshot().List(query.Caller{Admin: true}, &query.ListRequest{Paged: true, PageSize: 1})
+			if err != nil || res.Count < users {
+				b.Fatalf("the directory holds %v users (%v), want %d", res, err, users)
+			}
+			heap = heapAlloc() - before
+			runtime.KeepAlive(d)
 		})
-		return
-	}
-	// Without 100k objects in kube-apiserver, copies of the objects the
-	// directory cached are fed into what the directory keeps: informer
-	// stores with the directory's indexes, and the query index. The same
-	// model at the real size tells how far it is from the real figure;
-	// "heap-MiB-scaled" corrects the 100k model by that ratio.
-	sample := env.sample(b)
-	model := map[int]uint64{}
-	for _, n := range []int{users, big} {
-		before := heapAlloc()
-		kept := modelDirectory(sample, n)
-		model[n] = heapAlloc() - before
-		runtime.KeepAlive(kept)
-	}
-	for _, n := range []int{users, big} {
-		b.Run(fmt.Sprintf("memory-%dk-model", n/1000), func(b *testing.B) {
-			b.ReportMetric(float64(model[n])/(1<<20), "heap-MiB")
-			b.ReportMetric(float64(model[n])*float64(heap10k)/float64(model[users])/(1<<20), "heap-MiB-scaled")
-		})
-	}
+		b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
+		b.ReportMetric(float64(heap)/float64(users), "heap-B/user")
+		b.ReportMetric(took.Seconds(), "sync-s")
+	})
 }
 
 const (
@@ -350,76 +360,6 @@ func (e *benchEnv) waitForCount(b *testing.B, n int) {
 	if err != nil {
 		b.Fatalf("the directory did not reach %d users: %v", n, err)
 	}
-}
-
-// sample returns the cached objects as the informers hold them (with
-// managedFields), read back from kube-apiserver.
-func (e *benchEnv) sample(b *testing.B) benchSample {
-	b.Helper()
-	var s benchSample
-	var users iamv1alpha1.UserList
-	if err := e.client.List(e.ctx, &users, client.Limit(100)); err != nil {
-		b.Fatal(err)
-	}
-	var ms iamv1alpha1.MembershipList
-	if err := e.client.List(e.ctx, &ms, client.Limit(100)); err != nil {
-		b.Fatal(err)
-	}
-	s.users, s.memberships = users.Items, ms.Items
-	return s
-}
-
-type benchSample struct {
-	users       []iamv1alpha1.User
-	memberships []iamv1alpha1.Membership
-}
-
-// modelDirectory builds what the directory keeps for n users with one
-// membership each: informer stores indexed like the directory's cache, and
-// the query index.
-func modelDirectory(s benchSample, n int) any {
-	users := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, toolscache.Indexers{
-		"field:directory.identity": func(o any) ([]string, error) {
-			u := o.(*iamv1alpha1.User)
-			return append([]string{"__all_namespaces/" + u.EffectiveUsername()}, u.Spec.Identities...), nil
-		},
-	})
-	memberships := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, toolscache.Indexers{
-		"field:directory.membership.user": func(o any) ([]string, error) {
-			return []string{"__all_namespaces/" + o.(*iamv1alpha1.Membership).Spec.User}, nil
-		},
-		"field:directory.membership.organization": func(o any) ([]string, error) {
-			return []string{"__all_namespaces/" + o.(*iamv1alpha1.Membership).Spec.Organization}, nil
-		},
-	})
-	idx := query.NewIndex()
-	for i := range benchOrgs {
-		idx.UpsertOrganization(query.Organization{Slug: benchOrg(i), ID: int64(i + 1)})
-	}
-	gvk := schema.GroupVersionKind{Group: "iam.roster.dev", Version: "v1alpha1"}
-	for i := range n {
-		// Copies whose strings are new, as a decoder would make them.
-		u := s.users[i%len(s.users)].DeepCopy()
-		u.SetGroupVersionKind(gvk.GroupVersion().WithKind("User"))
-		u.Name = benchName(i)
-		u.ResourceVersion = strconv.Itoa(1000000 + i)
-		u.Spec.FirstName = strings.Clone(benchFirst[i%len(benchFirst)])
-		u.Spec.LastName = strings.Clone(benchLast[(i/len(benchFirst))%len(benchLast)])
-		u.Spec.Email = u.Name + "@example.com"
-		u.Status.ID = int64(i + 1)
-		_ = users.Add(u)
-		idx.UpsertUser(directory.Record(u))
-
-		m := s.memberships[i%len(s.memberships)].DeepCopy()
-		m.Spec.User, m.Spec.Organization = u.Name, benchOrg(i)
-		m.Name = iamv1alpha1.MembershipName(m.Spec.Organization, m.Spec.User)
-		m.ResourceVersion = strconv.Itoa(2000000 + i)
-		_ = memberships.Add(m)
-		idx.UpsertMembership(query.Membership{Name: m.Name, Organization: m.Spec.Organization, User: m.Spec.User,
-			Role: query.Role(m.Spec.Role), Active: m.Active()})
-	}
-	idx.Snapshot()
-	return []any{users, memberships, idx}
 }
 
 // heapAlloc is the live heap after a full collection.

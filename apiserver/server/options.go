@@ -4,19 +4,23 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+	apimachineryversion "k8s.io/apimachinery/pkg/version"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	utilcompatibility "k8s.io/apiserver/pkg/util/compatibility"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	basecompatibility "k8s.io/component-base/compatibility"
 
 	"github.com/roster-dev/roster/apiserver/directory"
 	generatedopenapi "github.com/roster-dev/roster/apiserver/generated/openapi"
 	"github.com/roster-dev/roster/apiserver/query"
+	"github.com/roster-dev/roster/internal/version"
 )
 
 // Options are the directory server's flags.
@@ -114,7 +118,7 @@ func (o *Options) Config() (*Config, error) {
 		return nil, fmt.Errorf("--default-privilege: %w", err)
 	}
 	generic := genericapiserver.NewConfig(Codecs)
-	generic.EffectiveVersion = utilcompatibility.DefaultBuildEffectiveVersion()
+	generic.EffectiveVersion = rosterVersion{utilcompatibility.DefaultBuildEffectiveVersion()}
 	generic.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, openapinamer.NewDefinitionNamer(Scheme))
 	generic.OpenAPIConfig.Info.Title = "Roster directory"
 	generic.OpenAPIConfig.Info.Version = "v1alpha1"
@@ -177,4 +181,25 @@ func (o *Options) NewServer() (*Server, error) {
 		return nil, err
 	}
 	return cfg.Complete().New()
+}
+
+// rosterVersion is the generic server's effective version (which decides the
+// Kubernetes APIs and features it emulates) with /version telling Roster's
+// own build, as `roster version` prints it.
+type rosterVersion struct {
+	basecompatibility.EffectiveVersion
+}
+
+func (v rosterVersion) Info() *apimachineryversion.Info {
+	info := v.EffectiveVersion.Info()
+	if info == nil {
+		info = &apimachineryversion.Info{}
+	}
+	out := *info
+	out.GitVersion, out.GitCommit = version.Version, version.Commit
+	out.GitTreeState = ""
+	if strings.HasSuffix(version.Version, "-dirty") {
+		out.GitTreeState = "dirty"
+	}
+	return &out
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/roster-dev/roster/apiserver/server"
 	"github.com/roster-dev/roster/internal/testenv"
+	"github.com/roster-dev/roster/internal/version"
 )
 
 // The suite runs one kube-apiserver with the aggregation layer configured and
@@ -55,6 +56,8 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = os.RemoveAll(workDir) })
 
+	// What the Makefile stamps with -ldflags: /version must tell it.
+	version.Version, version.Commit = "v1.2.3-test", "0123abc"
 	By("starting kube-apiserver and the directory server, registered through an APIService")
 	stack = &testenv.Stack{
 		Env: &envtest.Environment{

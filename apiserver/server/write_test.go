@@ -121,7 +121,7 @@ var _ = Describe("Writes", func() {
 				before := stored("w-valid")
 				r := do(as(caller), "PATCH", base+"/w-valid", []byte(patch))
 				Expect(r.Code).To(Equal(422), string(r.Body))
-				Expect(r.Message()).To(Equal(`User.directory.roster.dev "w-valid" is invalid: ` + message), r.Message())
+				Expect(r.Message()).To(Equal(`User.directory.roster.dev "w-valid" is invalid: `+message), r.Message())
 				Expect(stored("w-valid").Spec).To(Equal(before.Spec))
 			},
 			Entry("a bad email", "w-valid", `{"email":"nope"}`, `email: Invalid value: "nope": email must be a valid email address`),

@@ -44,6 +44,10 @@ type Stack struct {
 	Admin *rest.Config
 	// Client is a client of kube-apiserver with Admin's credentials.
 	Client client.Client
+	// Direct reaches the directory server itself, not through kube-apiserver,
+	// with Admin's client certificate: for what kube-apiserver does not
+	// proxy, such as the directory's /metrics and /version.
+	Direct *rest.Config
 
 	agg     *Aggregation
 	started bool
@@ -102,6 +106,9 @@ func (s *Stack) start(ctx context.Context) error {
 	o.SecureServing.ServerCert.CertKey.CertFile = s.agg.ServingCertFile
 	o.SecureServing.ServerCert.CertKey.KeyFile = s.agg.ServingKeyFile
 	o.Kubeconfig = kubeconfig
+	s.Direct = rest.CopyConfig(s.Admin)
+	s.Direct.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
+	s.Direct.TLSClientConfig.CAData, s.Direct.TLSClientConfig.CAFile = s.agg.ServingCA, ""
 	if s.Tune != nil {
 		s.Tune(o)
 	}

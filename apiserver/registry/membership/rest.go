@@ -1,6 +1,8 @@
 package membership
 
 import (
+	"time"
+
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -213,6 +215,7 @@ func (r *REST) visible(ctx context.Context, snap *query.Snapshot, c *directory.C
 // X-Organization, user, role and state, paged by page/page_size or
 // limit/continue.
 func (r *REST) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {
+	defer directory.ObserveRequest(directory.KindMemberships, time.Now())
 	caller, err := r.dir.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -291,6 +294,7 @@ func decodeContinue(s string) (int, error) {
 
 // Get returns one membership the caller may see; any other is a 404.
 func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+	defer directory.ObserveRequest(directory.KindGet, time.Now())
 	caller, err := r.dir.Caller(ctx)
 	if err != nil {
 		return nil, err

@@ -54,6 +54,7 @@ func readOnly(name string, old, m *directoryv1alpha1.Membership) error {
 // Create invites a user to an organization: a pending membership, named
 // <organization>.<user>, that records who invited them.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	defer directory.ObserveRequest(directory.KindWrite, time.Now())
 	caller, err := r.dir.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -128,6 +129,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 // anything an administrator writes.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	defer directory.ObserveRequest(directory.KindWrite, time.Now())
 	caller, snap, current, err := r.target(ctx, name)
 	if err != nil {
 		return nil, false, err
@@ -220,6 +222,7 @@ func conflict(name string) error { return directory.Conflict(resource, name) }
 // Delete declines an invitation or leaves an organization (one's own
 // membership), or removes a member (the owner or a maintainer, per the rules).
 func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
+	defer directory.ObserveRequest(directory.KindWrite, time.Now())
 	caller, snap, current, err := r.target(ctx, name)
 	if err != nil {
 		return nil, false, err

@@ -1,6 +1,8 @@
 package user
 
 import (
+	"time"
+
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -79,6 +81,8 @@ func (r *REST) ShortNames() []string { return []string{"du"} }
 // List answers a list request with the users the caller may see, filtered,
 // searched, sorted and paged per docs/users-api.md section 5.
 func (r *REST) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {
+	kind, started := directory.KindPage, time.Now()
+	defer func() { directory.ObserveRequest(kind, started) }()
 	caller, err := r.dir.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -88,6 +92,7 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 	if err != nil {
 		return nil, err
 	}
+	kind = requestKind(req)
 	snap := r.dir.Snapshot()
 	if !req.Paged && options != nil {
 		if req.Window, err = r.window(snap, caller, req, options.Continue); err != nil {
@@ -221,6 +226,7 @@ func (r *REST) window(snap *query.Snapshot, caller *directory.Caller, req *query
 // Get returns one user the caller may see: by name, by numeric ID when the
 // name is all digits and names no user, or the caller's own as `self` or `~`.
 func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+	defer directory.ObserveRequest(directory.KindGet, time.Now())
 	caller, err := r.dir.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -240,6 +246,21 @@ func (r *REST) render(u *iamv1alpha1.User, caller *directory.Caller) *directoryv
 		out.Organizations = organizations(r.dir.Snapshot().OrganizationsOf(u.Name))
 	}
 	return out
+}
+
+// requestKind is how a list is counted in the directory's metrics: by the
+// dearest thing it asks for.
+func requestKind(req *query.ListRequest) string {
+	switch {
+	case req.Filter != nil:
+		return directory.KindJSONLogic
+	case len(req.Search) > 0:
+		return directory.KindSearch
+	case req.Org.Set:
+		return directory.KindOrg
+	default:
+		return directory.KindPage
+	}
 }
 
 // isSelfAlias reports whether name stands for the caller's own user.

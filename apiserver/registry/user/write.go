@@ -257,6 +257,7 @@ func (r *REST) writableUser(ctx context.Context, name, verb string) (*directory.
 // through to the User CRD with a resourceVersion precondition.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	defer directory.ObserveRequest(directory.KindWrite, time.Now())
 	caller, current, err := r.writableUser(ctx, name, "change")
 	if err != nil {
 		return nil, false, err
@@ -314,6 +315,7 @@ func conflict(name string) error { return directory.Conflict(resource, name) }
 // Create makes a new user: administrators create any user; with
 // self-registration on, a caller with no User yet may create its own.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	defer directory.ObserveRequest(directory.KindWrite, time.Now())
 	caller, err := r.dir.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -384,6 +386,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 // Delete removes a user and all of its memberships: administrators delete
 // anyone, a user may delete themselves.
 func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
+	defer directory.ObserveRequest(directory.KindWrite, time.Now())
 	_, current, err := r.writableUser(ctx, name, "delete")
 	if err != nil {
 		return nil, false, err
