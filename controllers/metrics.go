@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	"github.com/roster-dev/roster/internal/version"
 )
 
 var (
@@ -53,7 +54,8 @@ type inventoryCollector struct {
 func registerMetrics(mgr manager.Manager) error {
 	var err error
 	registerOnce.Do(func() {
-		err = errors.Join(metrics.Registry.Register(reconcileErrors), metrics.Registry.Register(inventory))
+		err = errors.Join(metrics.Registry.Register(reconcileErrors), metrics.Registry.Register(inventory),
+			metrics.Registry.Register(version.BuildInfo()))
 	})
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
+
+	"github.com/roster-dev/roster/internal/version"
 )
 
 // The directory's own metrics, served on its /metrics beside the generic
@@ -68,7 +70,7 @@ var (
 
 func init() {
 	legacyregistry.MustRegister(requestDuration, indexObjects, watchersOpen, watchersDropped, lastLoginWrites)
-	legacyregistry.RawMustRegister(snapshotAge)
+	legacyregistry.RawMustRegister(snapshotAge, version.BuildInfo())
 }
 
 // Request kinds of roster_directory_request_duration_seconds.
