@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
@@ -53,8 +56,14 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	c.generic.BuildHandlerChainFunc = func(h http.Handler, gc *genericapiserver.Config) http.Handler {
-		return genericapiserver.DefaultBuildHandlerChain(dir.Filter(h), gc)
+		return untilAuthenticationLoads(genericapiserver.DefaultBuildHandlerChain(dir.Filter(h), gc), gc.Authentication.RequestHeaderConfig)
 	}
+	c.generic.ReadyzChecks = append(c.generic.ReadyzChecks, healthz.NamedCheck("directory-authentication", func(*http.Request) error {
+		if !requestHeaderLoaded(c.generic.Authentication.RequestHeaderConfig) {
+			return errors.New("the front proxy's CA (kube-system/extension-apiserver-authentication) is not loaded yet")
+		}
+		return nil
+	}))
 	var synced atomic.Bool
 	c.generic.ReadyzChecks = append(c.generic.ReadyzChecks, healthz.NamedCheck("directory-cache", func(*http.Request) error {
 		if !synced.Load() {
@@ -97,4 +106,38 @@ func (c CompletedConfig) New() (*Server, error) {
 // Run serves until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
 	return s.Generic.PrepareRun().RunWithContext(ctx)
+}
+
+// untilAuthenticationLoads answers the directory's resources with a 503 and
+// Retry-After until the server knows kube-apiserver's front-proxy CA, which
+// it loads from kube-system/extension-apiserver-authentication after it
+// starts serving. Before that, a request kube-apiserver proxies for its caller
+// would be taken for an anonymous one and refused with a 403: during a
+// rolling update, clients would see their rights vanish for a moment.
+func untilAuthenticationLoads(next http.Handler, rh *authenticatorfactory.RequestHeaderConfig) http.Handler {
+	var loaded atomic.Bool
+	prefix := "/apis/" + directoryv1alpha1.GroupName + "/"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loaded.Load() && strings.HasPrefix(r.URL.Path, prefix) {
+			if !requestHeaderLoaded(rh) {
+				w.Header().Set("Retry-After", "1")
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_ = json.NewEncoder(w).Encode(metav1.Status{
+					TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+					Status:   metav1.StatusFailure, Code: http.StatusServiceUnavailable, Reason: metav1.StatusReasonServiceUnavailable,
+					Message: "the directory is still loading kube-apiserver's front-proxy CA; retry in a moment",
+				})
+				return
+			}
+			loaded.Store(true)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requestHeaderLoaded reports whether the front-proxy CA is known (true when
+// the server does not trust a front proxy at all).
+func requestHeaderLoaded(rh *authenticatorfactory.RequestHeaderConfig) bool {
+	return rh == nil || rh.CAContentProvider == nil || len(rh.CAContentProvider.CurrentCABundleContent()) > 0
 }

@@ -50,7 +50,10 @@ type Stack struct {
 	Direct *rest.Config
 
 	agg     *Aggregation
-	started bool
+	// port and kubeconfig are the directory server's, kept for a restart.
+	port       int
+	kubeconfig string
+	started    bool
 	cancel  context.CancelFunc
 	done    chan struct{}
 	err     error
@@ -98,31 +101,14 @@ func (s *Stack) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	port := portOf(ln.Addr())
-	o := server.NewOptions()
-	o.SecureServing.Listener = ln
-	o.SecureServing.BindAddress = net.ParseIP("127.0.0.1")
-	o.SecureServing.BindPort = port
-	o.SecureServing.ServerCert.CertKey.CertFile = s.agg.ServingCertFile
-	o.SecureServing.ServerCert.CertKey.KeyFile = s.agg.ServingKeyFile
-	o.Kubeconfig = kubeconfig
+	s.port, s.kubeconfig = portOf(ln.Addr()), kubeconfig
+	port := s.port
 	s.Direct = rest.CopyConfig(s.Admin)
 	s.Direct.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
 	s.Direct.TLSClientConfig.CAData, s.Direct.TLSClientConfig.CAFile = s.agg.ServingCA, ""
-	if s.Tune != nil {
-		s.Tune(o)
-	}
-	srv, err := o.NewServer()
-	if err != nil {
+	if err := s.serve(ctx, ln); err != nil {
 		return err
 	}
-	var serveCtx context.Context
-	serveCtx, s.cancel = context.WithCancel(ctx)
-	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
-		s.err = srv.Run(serveCtx)
-	}()
 
 	if err := Register(ctx, s.Client, port, s.agg.ServingCA); err != nil {
 		return err
@@ -143,6 +129,50 @@ func (s *Stack) start(ctx context.Context) error {
 	return s.Wait(ctx, 2*time.Minute, func() (bool, string) {
 		return Discovered(s.Admin)
 	})
+}
+
+// serve starts the directory server on ln.
+func (s *Stack) serve(ctx context.Context, ln net.Listener) error {
+	o := server.NewOptions()
+	o.SecureServing.Listener = ln
+	o.SecureServing.BindAddress = net.ParseIP("127.0.0.1")
+	o.SecureServing.BindPort = s.port
+	o.SecureServing.ServerCert.CertKey.CertFile = s.agg.ServingCertFile
+	o.SecureServing.ServerCert.CertKey.KeyFile = s.agg.ServingKeyFile
+	o.Kubeconfig = s.kubeconfig
+	if s.Tune != nil {
+		s.Tune(o)
+	}
+	srv, err := o.NewServer()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	var serveCtx context.Context
+	serveCtx, s.cancel = context.WithCancel(ctx)
+	s.done = make(chan struct{})
+	go func() {
+		defer close(s.done)
+		s.err = srv.Run(serveCtx)
+	}()
+	return nil
+}
+
+// RestartDirectory stops the directory server and starts a new one on the
+// same port, as a rolling update of its Deployment would: kube-apiserver
+// keeps sending it requests. It returns once the new server listens.
+func (s *Stack) RestartDirectory(ctx context.Context) error {
+	s.cancel()
+	select {
+	case <-s.done:
+	case <-time.After(time.Minute):
+		return errors.New("the directory server did not stop within a minute")
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", s.port))
+	if err != nil {
+		return fmt.Errorf("listening again on the directory's port: %w", err)
+	}
+	return s.serve(ctx, ln)
 }
 
 // Identity provisions a Kubernetes user with a client certificate and writes
