@@ -358,6 +358,11 @@ func (w *world) query() (Caller, url.Values) {
 			fmt.Sprintf(`{"!=":[{"var":"first_name"},%q]}`, w.word(2)),
 			fmt.Sprintf(`{">=":[%d,{"var":"id"}]}`, b),
 			`{"!!":[{"var":"last_name"}]}`,
+			// Answered by the indexes alone: the id order and the active sets.
+			fmt.Sprintf(`{"and":[{"<=":[%d,{"var":"id"},%d]},{"==":[{"var":"is_active"},true]}]}`, a, b),
+			`{"==":[false,{"var":"is_active"}]}`,
+			`{"!=":[{"var":"is_active"},false]}`,
+			fmt.Sprintf(`{"and":[{"var":"is_active"},{">=":[{"var":"id"},%d]},{"!=":[{"var":"is_active"},true]}]}`, a),
 		}
 		q.Set("filter", filters[w.rnd.IntN(len(filters))])
 	}

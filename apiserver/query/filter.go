@@ -31,6 +31,39 @@ type Filter struct {
 	// ids bounds the ids the expression can match, so that the id index
 	// can narrow the candidates before the predicate runs.
 	ids idRange
+	// active is what the expression requires of is_active, so that the
+	// index's active and inactive sets narrow the candidates too.
+	active activity
+	// exact is true when ids and active say all the expression does: then
+	// the indexes answer it and match never runs.
+	exact bool
+}
+
+// activity is a condition on is_active.
+type activity uint8
+
+const (
+	anyActivity activity = iota
+	onlyActive
+	onlyInactive
+	noActivity // both: nothing matches
+)
+
+func (a activity) and(b activity) activity {
+	switch {
+	case a == anyActivity:
+		return b
+	case b == anyActivity || a == b:
+		return a
+	}
+	return noActivity
+}
+
+func activityOf(b bool) activity {
+	if b {
+		return onlyActive
+	}
+	return onlyInactive
 }
 
 // idRange is an inclusive range of ids; bounded false means any id.
@@ -100,7 +133,7 @@ func CompileFilter(expr string) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{match: n.match, ids: n.ids}, nil
+	return &Filter{match: n.match, ids: n.ids, active: n.active, exact: n.exact}, nil
 }
 
 func parseErrText(err error) string {
@@ -132,6 +165,9 @@ func show(v any) string {
 type compiled struct {
 	match func(*userRec) bool
 	ids   idRange
+	// active and exact are those of Filter, for this node.
+	active activity
+	exact  bool
 }
 
 type compiler struct{ nodes, ops int }
@@ -239,9 +275,12 @@ func (c *compiler) op(op string, args any, depth int) (compiled, error) {
 
 func combine(op string, kids []compiled) compiled {
 	ids := kids[0].ids
+	active, exact := kids[0].active, kids[0].exact
 	for _, k := range kids[1:] {
 		if op == "and" {
 			ids = ids.and(k.ids)
+			active = active.and(k.active)
+			exact = exact && k.exact
 		} else {
 			ids = ids.or(k.ids)
 		}
@@ -254,7 +293,7 @@ func combine(op string, kids []compiled) compiled {
 		ms[i] = k.match
 	}
 	if op == "and" {
-		return compiled{ids: ids, match: func(r *userRec) bool {
+		return compiled{ids: ids, active: active, exact: exact, match: func(r *userRec) bool {
 			for _, m := range ms {
 				if !m(r) {
 					return false
@@ -279,7 +318,7 @@ func truthy(f field) compiled {
 	case fieldID:
 		return compiled{match: func(r *userRec) bool { return r.ID != 0 }}
 	case fieldIsActive:
-		return compiled{match: func(r *userRec) bool { return r.IsActive }}
+		return compiled{match: func(r *userRec) bool { return r.IsActive }, active: onlyActive, exact: true}
 	}
 	return compiled{match: func(r *userRec) bool { return f.str(r) != "" }}
 }
@@ -380,6 +419,7 @@ func (c *compiler) compare(op string, args any, depth int) (compiled, error) {
 		return compiled{
 			match: func(r *userRec) bool { return a.match(r) && b.match(r) },
 			ids:   a.ids.and(b.ids),
+			exact: a.exact && b.exact,
 		}, nil
 	}
 	f, isVar, err := c.asVar(list[0], depth+1)
@@ -448,13 +488,13 @@ func cmpPred(f field, op string, v value) compiled {
 			ids.lo = x
 			m = func(r *userRec) bool { return r.ID >= x }
 		}
-		return compiled{match: m, ids: ids}
+		return compiled{match: m, ids: ids, exact: op != "!="}
 	case fieldIsActive:
 		b := v.b
 		if op == "==" {
-			return compiled{match: func(r *userRec) bool { return r.IsActive == b }}
+			return compiled{match: func(r *userRec) bool { return r.IsActive == b }, active: activityOf(b), exact: true}
 		}
-		return compiled{match: func(r *userRec) bool { return r.IsActive != b }}
+		return compiled{match: func(r *userRec) bool { return r.IsActive != b }, active: activityOf(!b), exact: true}
 	}
 	s := v.s
 	switch op {

@@ -117,8 +117,11 @@ type state struct {
 	members hamt[string, Membership]
 	byUser  hamt[string, []memberRef]
 	loners  *pset // users with no memberships: the personal workspace
-	count   int
-	slots   int // one past the highest slot ever used
+	// active and inactive hold the users by isActive: is_active and JSON
+	// Logic conditions on it are answered from them.
+	active, inactive *pset
+	count            int
+	slots            int // one past the highest slot ever used
 }
 
 // Index holds users, organizations and memberships, fed from informer
@@ -280,6 +283,9 @@ func (w *writer) upsertUser(u User) {
 			w.orderInsert(f, r)
 		}
 	}
+	if old.IsActive != r.IsActive {
+		w.setActive(slot, r.IsActive)
+	}
 	if old.fold != r.fold {
 		before, after := gramsOf(old.fold[:]...), gramsOf(r.fold[:]...)
 		for _, g := range before {
@@ -314,6 +320,7 @@ func (w *writer) addUser(u User) {
 	for _, g := range gramsOf(r.fold[:]...) {
 		w.gramAdd(g, slot)
 	}
+	w.setActive(slot, r.IsActive)
 	st.count++
 	w.syncLoner(u.Name)
 	refs, _ := st.byUser.get(u.Name)
@@ -338,6 +345,8 @@ func (w *writer) deleteUser(name string) {
 		w.gramRemove(g, slot)
 	}
 	st.loners = st.loners.remove(w.gen, slot)
+	st.active = st.active.remove(w.gen, slot)
+	st.inactive = st.inactive.remove(w.gen, slot)
 	refs, _ := st.byUser.get(name)
 	for _, ref := range refs {
 		w.setMember(ref.org, slot, false, false, [4]bool{})
@@ -346,6 +355,15 @@ func (w *writer) deleteUser(name string) {
 	st.names = st.names.del(w.gen, name)
 	st.count--
 	w.ix.free = append(w.ix.free, slot)
+}
+
+// setActive files slot under isActive.
+func (w *writer) setActive(slot uint32, active bool) {
+	if active {
+		w.st.active, w.st.inactive = w.st.active.add(w.gen, slot), w.st.inactive.remove(w.gen, slot)
+	} else {
+		w.st.active, w.st.inactive = w.st.active.remove(w.gen, slot), w.st.inactive.add(w.gen, slot)
+	}
 }
 
 // syncMember makes the member sets of org agree with the memberships of

@@ -248,10 +248,11 @@ func (sc scope) has(slot uint32) bool {
 // conditions are the request's filters apart from visibility, split into
 // what indexes answer and what is checked per candidate.
 type conditions struct {
-	eq    [3]string // exact username, first_name, last_name
-	terms []string  // search terms, each to be found by the trigram index
-	ids   idRange
-	preds []func(*userRec) bool
+	eq     [3]string // exact username, first_name, last_name
+	terms  []string  // search terms, each to be found by the trigram index
+	ids    idRange
+	active activity
+	preds  []func(*userRec) bool
 }
 
 func conditionsOf(r *ListRequest) conditions {
@@ -270,12 +271,14 @@ func conditionsOf(r *ListRequest) conditions {
 		}
 	}
 	if r.IsActive != nil {
-		want := *r.IsActive
-		c.preds = append(c.preds, func(u *userRec) bool { return u.IsActive == want })
+		c.active = activityOf(*r.IsActive)
 	}
 	if r.Filter != nil {
 		c.ids = r.Filter.ids
-		c.preds = append(c.preds, r.Filter.match)
+		c.active = c.active.and(r.Filter.active)
+		if !r.Filter.exact {
+			c.preds = append(c.preds, r.Filter.match)
+		}
 	}
 	if r.Extra != nil {
 		extra := r.Extra
@@ -289,6 +292,21 @@ func termMatches(u *userRec, t string) bool {
 }
 
 func (c *conditions) test(u *userRec) bool {
+	if c.ids.bounded && (u.ID < c.ids.lo || u.ID > c.ids.hi) {
+		return false
+	}
+	switch c.active {
+	case onlyActive:
+		if !u.IsActive {
+			return false
+		}
+	case onlyInactive:
+		if u.IsActive {
+			return false
+		}
+	case noActivity:
+		return false
+	}
 	for i, s := range c.eq {
 		if s != "" && field(i).str(u) != s {
 			return false
@@ -474,6 +492,21 @@ func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int, [numFields]sp
 		}
 		narrow(b)
 	}
+	if c.active != anyActivity {
+		set := s.st.active
+		switch c.active {
+		case onlyInactive:
+			set = s.st.inactive
+		case noActivity:
+			return nil, 0, spans
+		}
+		if cand == nil {
+			cand = newBitset(s.st.slots)
+			set.orInto(cand)
+		} else {
+			set.andInto(cand)
+		}
+	}
 	if cand == nil {
 		if len(c.preds) == 0 {
 			return nil, s.st.count, spans
@@ -484,6 +517,10 @@ func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int, [numFields]sp
 				cand.set(slot)
 			}
 		}
+		return cand, cand.count(), spans
+	}
+	if len(c.preds) == 0 {
+		// Every candidate came from an index of live users.
 		return cand, cand.count(), spans
 	}
 	n := 0
@@ -516,15 +553,7 @@ func (s *Snapshot) orderRange(f field, from, past func(*userRec) bool) (bitset, 
 	lo := l.search(func(slot uint32) bool { return from(s.rec(slot)) })
 	hi := l.search(func(slot uint32) bool { return past(s.rec(slot)) })
 	b := newBitset(s.st.slots)
-	if lo < hi {
-		l.each(lo, 1, func(p int, slot uint32) bool {
-			if p >= hi {
-				return false
-			}
-			b.set(slot)
-			return true
-		})
-	}
+	l.fill(lo, hi, b)
 	return b, span{lo, max(lo, hi)}
 }
 

@@ -198,6 +198,25 @@ func (l *orderList) restart(from int) {
 	}
 }
 
+// fill sets in b the slots at positions [lo, hi).
+func (l *orderList) fill(lo, hi int, b bitset) {
+	if l == nil || lo >= hi {
+		return
+	}
+	ci, off := l.locate(lo)
+	for n := hi - lo; n > 0 && ci < len(l.chunks); ci++ {
+		s := l.chunks[ci].slots[off:]
+		if len(s) > n {
+			s = s[:n]
+		}
+		for _, slot := range s {
+			b.set(slot)
+		}
+		n -= len(s)
+		off = 0
+	}
+}
+
 // each visits positions from pos towards the end (dir > 0) or the start
 // (dir < 0) until fn returns false.
 func (l *orderList) each(pos, dir int, fn func(pos int, slot uint32) bool) {

@@ -49,14 +49,14 @@ type Stack struct {
 	// proxy, such as the directory's /metrics and /version.
 	Direct *rest.Config
 
-	agg     *Aggregation
+	agg *Aggregation
 	// port and kubeconfig are the directory server's, kept for a restart.
 	port       int
 	kubeconfig string
 	started    bool
-	cancel  context.CancelFunc
-	done    chan struct{}
-	err     error
+	cancel     context.CancelFunc
+	done       chan struct{}
+	err        error
 }
 
 // Start starts the control plane, the directory server on a free port of
