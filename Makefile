@@ -88,6 +88,13 @@ run: envtest ## Run a complete Roster on this machine with sample data (RUN_FLAG
 build: manifests generate fmt vet ## Build the roster binary.
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/roster .
 
+# Where `make install-plugin` puts kubectl-roster; kubectl finds plugins on PATH.
+PLUGIN_DIR ?= $(shell $(GO) env GOPATH)/bin
+.PHONY: install-plugin
+install-plugin: ## Install roster as the kubectl plugin kubectl-roster in PLUGIN_DIR (default: GOPATH/bin).
+	mkdir -p "$(PLUGIN_DIR)"
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o "$(PLUGIN_DIR)/kubectl-roster" .
+
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).
 	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMG) .

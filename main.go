@@ -1,7 +1,8 @@
 // Command roster runs Roster: `roster controllers` runs the controllers of the
 // iam.roster.dev CRDs, `roster apiserver` the directory.roster.dev aggregated
 // API server, and `roster local` a complete Roster on this machine (etcd,
-// kube-apiserver, both of the above and sample data).
+// kube-apiserver, both of the above and sample data). Installed as
+// kubectl-roster, the same binary is the kubectl plugin `kubectl roster`.
 package main
 
 import (
@@ -10,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -23,18 +26,30 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 	"github.com/roster-dev/roster/apiserver/server"
 	"github.com/roster-dev/roster/controllers"
 	"github.com/roster-dev/roster/internal/local"
+	"github.com/roster-dev/roster/internal/plugin"
 	"github.com/roster-dev/roster/internal/version"
 )
 
 func main() {
+	if isPlugin(os.Args[0]) {
+		os.Exit(plugin.Run(os.Args[1:], genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}))
+	}
 	if err := newRootCommand().Execute(); err != nil {
 		os.Exit(1)
 	}
+}
+
+// isPlugin reports whether the binary runs as the kubectl plugin: installed
+// as kubectl-roster (kubectl-roster.exe on Windows), it is `kubectl roster`.
+func isPlugin(arg0 string) bool {
+	name := filepath.Base(arg0)
+	return strings.TrimSuffix(name, filepath.Ext(name)) == "kubectl-roster"
 }
 
 // newRootCommand is `roster` and its commands.

@@ -328,11 +328,16 @@ func printGuide(out io.Writer, kubectl, kubeconfigs, dataDir string, took time.D
 	for _, u := range demoUsers {
 		fmt.Fprintf(&b, "  %-19s %s\n", u.name+".kubeconfig", u.about)
 	}
-	fmt.Fprintf(&b, "\nTry:\n")
+	// kubectl passes no flag placed before a plugin's name to the plugin (it
+	// refuses them), so the plugin's lines put --kubeconfig after "roster".
+	roster := func(name string) string { return fmt.Sprintf("%s roster --kubeconfig %s", kubectl, kc(name)) }
+	fmt.Fprintf(&b, "\nTry (the `roster` lines run the kubectl plugin; `make install-plugin` puts kubectl-roster on your PATH):\n")
 	cmds := []string{
 		fmt.Sprintf("%s --kubeconfig %s get users", kubectl, kc("admin")),
 		fmt.Sprintf("%s --kubeconfig %s get users", kubectl, kc("alice")),
 		fmt.Sprintf("%s --kubeconfig %s get users", kubectl, kc("trent")),
+		fmt.Sprintf("%s users --search ali", roster("alice")),
+		fmt.Sprintf("%s whoami", roster("erin")),
 		fmt.Sprintf("%s --kubeconfig %s get --raw '/apis/directory.roster.dev/v1alpha1/users?search=ali&sort=last_name&page=1&page_size=3'", kubectl, kc("admin")),
 		fmt.Sprintf("%s --kubeconfig %s get users self -o yaml", kubectl, kc("erin")),
 		fmt.Sprintf("%s --kubeconfig %s patch users self --type merge -p '{\"isSuperuser\":true}'", kubectl, kc("erin")),
@@ -348,6 +353,15 @@ func printGuide(out io.Writer, kubectl, kubeconfigs, dataDir string, took time.D
 		fmt.Sprintf("%s --kubeconfig %s get memberships", kubectl, kc("trent")),
 		fmt.Sprintf("%s --kubeconfig %s patch memberships acme.trent --type merge -p '{\"state\":\"active\"}'", kubectl, kc("trent")),
 		fmt.Sprintf("%s --kubeconfig %s get --raw '/apis/directory.roster.dev/v1alpha1/users?org=acme&role=worker'", kubectl, kc("alice")),
+	} {
+		fmt.Fprintf(&b, "  %s\n", c)
+	}
+	fmt.Fprintf(&b, "\nThe same round with kubectl roster: trent leaves acme, alice invites him again, he accepts,\nand alice lists acme's workers:\n")
+	for _, c := range []string{
+		fmt.Sprintf("%s leave acme", roster("trent")),
+		fmt.Sprintf("%s invite trent --org acme --role worker", roster("alice")),
+		fmt.Sprintf("%s accept acme", roster("trent")),
+		fmt.Sprintf("%s members acme --role worker", roster("alice")),
 	} {
 		fmt.Fprintf(&b, "  %s\n", c)
 	}

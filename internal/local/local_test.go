@@ -39,11 +39,12 @@ func (r *running) lines() []string {
 	return append([]string(nil), r.out...)
 }
 
-// commands returns the commands the guide tells the user to try.
+// commands returns the commands the guide tells the user to try: kubectl's
+// own and the kubectl plugin's (`kubectl roster --kubeconfig ...`).
 func (r *running) commands() []string {
 	var cmds []string
 	for _, l := range r.lines() {
-		if t := strings.TrimSpace(l); strings.Contains(t, "/kubectl --kubeconfig ") {
+		if t := strings.TrimSpace(l); strings.Contains(t, "/kubectl --kubeconfig ") || strings.Contains(t, "/kubectl roster --kubeconfig ") {
 			cmds = append(cmds, t)
 		}
 	}
@@ -168,6 +169,11 @@ var _ = Describe("roster local", Ordered, func() {
 		// The printed commands run kubectl with its default discovery cache;
 		// keep this run's cache apart from what earlier runs left for a port.
 		GinkgoT().Setenv("KUBECACHEDIR", GinkgoT().TempDir())
+		// The guide's `kubectl roster` lines need the plugin on PATH: the
+		// same binary, named kubectl-roster.
+		pluginDir := GinkgoT().TempDir()
+		Expect(os.Symlink(binary, filepath.Join(pluginDir, "kubectl-roster"))).To(Succeed())
+		GinkgoT().Setenv("PATH", pluginDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	})
 
 	var ids string
@@ -175,7 +181,7 @@ var _ = Describe("roster local", Ordered, func() {
 	It("starts a complete Roster whose printed commands work as printed, for each role", func() {
 		r := start(freePort())
 		cmds := r.commands()
-		Expect(cmds).To(HaveLen(11), strings.Join(r.lines(), "\n"))
+		Expect(cmds).To(HaveLen(17), strings.Join(r.lines(), "\n"))
 
 		By("the administrator sees everyone")
 		out, err := sh(cmds[0])
@@ -193,8 +199,22 @@ var _ = Describe("roster local", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(names(out)).To(ConsistOf("trent"))
 
-		By("a search sorted by last name, paged")
+		By("the kubectl plugin searches, and shows others in the basic view")
 		out, err = sh(cmds[3])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(MatchRegexp(`^NAME\s+ID\s+USERNAME\s+FIRST NAME\s+LAST NAME\s+EMAIL\s+ACTIVE\n`))
+		Expect(out).To(MatchRegexp(`(?m)^alice\s+\d+\s+alice\s+Alice\s+Nguyen\s+alice\.nguyen@example\.com\s+true$`))
+		Expect(out).To(MatchRegexp(`(?m)^grace\s+\d+\s+grace\s+Grace\s+Ali\s+<none>\s+<none>$`))
+		Expect(out).To(HaveSuffix("\npage 1 of 1 (2 users)\n"))
+
+		By("the kubectl plugin shows the caller's own record")
+		out, err = sh(cmds[4])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(MatchRegexp(`(?m)^Username:\s+erin$`))
+		Expect(out).To(MatchRegexp(`(?m)^  acme\s+\d+\s+worker\s+true$`))
+
+		By("a search sorted by last name, paged")
+		out, err = sh(cmds[5])
 		Expect(err).NotTo(HaveOccurred(), out)
 		var page struct {
 			Count int     `json:"count"`
@@ -213,19 +233,19 @@ var _ = Describe("roster local", Ordered, func() {
 		Expect(got).To(Equal([]string{"grace", "peggy", "alice"}))
 
 		By("a worker reads their own record with their organizations")
-		out, err = sh(cmds[4])
+		out, err = sh(cmds[6])
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(out).To(ContainSubstring("username: erin"))
 		Expect(out).To(ContainSubstring("slug: acme"))
 		Expect(out).To(ContainSubstring("role: worker"))
 
 		By("a forbidden patch is refused")
-		out, err = sh(cmds[5])
+		out, err = sh(cmds[7])
 		Expect(err).To(HaveOccurred())
 		Expect(out).To(ContainSubstring(`users.directory.roster.dev "erin" is forbidden: only administrators may change isSuperuser`))
 
 		By("a watch shows the visible users")
-		watch := exec.Command("sh", "-c", "exec "+cmds[6])
+		watch := exec.Command("sh", "-c", "exec "+cmds[8])
 		stdout, err := watch.StdoutPipe()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(watch.Start()).To(Succeed())
@@ -250,16 +270,30 @@ var _ = Describe("roster local", Ordered, func() {
 		Expect(strings.Count(ids, "=")).To(Equal(16))
 
 		By("an invitation round: alice invites trent, trent sees and accepts it, alice finds trent among the workers")
-		out, err = sh(cmds[7])
-		Expect(err).NotTo(HaveOccurred(), out)
-		Expect(out).To(ContainSubstring("membership.directory.roster.dev/acme.trent created"))
-		out, err = sh(cmds[8])
-		Expect(err).NotTo(HaveOccurred(), out)
-		Expect(out).To(MatchRegexp(`(?m)^acme\.trent\s+acme\s+trent\s+worker\s+pending\s+alice\s`))
 		out, err = sh(cmds[9])
 		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("membership.directory.roster.dev/acme.trent created"))
+		out, err = sh(cmds[10])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(MatchRegexp(`(?m)^acme\.trent\s+acme\s+trent\s+worker\s+pending\s+alice\s`))
+		out, err = sh(cmds[11])
+		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(out).To(ContainSubstring("membership.directory.roster.dev/acme.trent patched"))
-		Eventually(func() string { out, _ := sh(cmds[10]); return out }).Should(ContainSubstring(`"username":"trent"`))
+		Eventually(func() string { out, _ := sh(cmds[12]); return out }).Should(ContainSubstring(`"username":"trent"`))
+
+		By("the same round with the kubectl plugin: trent leaves, alice invites him again, he accepts")
+		out, err = sh(cmds[13])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(Equal("membership.directory.roster.dev/acme.trent deleted\n"))
+		out, err = sh(cmds[14])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(Equal("membership.directory.roster.dev/acme.trent created\n"))
+		out, err = sh(cmds[15])
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(Equal("membership.directory.roster.dev/acme.trent accepted\n"))
+		Eventually(func() string { out, _ := sh(cmds[16]); return out }).Should(
+			MatchRegexp(`(?m)^acme\.trent\s+trent\s+trent\s+worker\s+active\s+alice\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`),
+			"the controllers set the joined date")
 
 		By("the samples, applied users first, leave no owner warning")
 		out, err = kubectlAs("admin", "", "get", "events", "-A", "--field-selector", "reason=OwnerNotFound", "-o", "name")
