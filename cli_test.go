@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,8 @@ func TestCLI(t *testing.T) {
 		{[]string{"local", "--assets", "/nonexistent-assets"}, "--assets /nonexistent-assets holds no kube-apiserver: run `make envtest`"},
 		{[]string{"local", "--prot", "7"}, "unknown flag: --prot"},
 		{[]string{"nosuchcommand"}, `unknown command "nosuchcommand" for "roster"`},
+		{[]string{"apiserver", "--logging-format", "xml"}, `logging flags: format: Invalid value: "xml": Unsupported log format`},
+		{[]string{"controllers", "--logging-format", "xml"}, `logging flags: format: Invalid value: "xml": Unsupported log format`},
 	} {
 		_, stderr, code := run(tc.args...)
 		g.Expect(code).NotTo(Equal(0), "%v", tc.args)
@@ -66,6 +69,35 @@ func TestCLI(t *testing.T) {
 		g.Expect(stderr).NotTo(ContainSubstring("goroutine"), "%v: no stack trace", tc.args)
 		g.Expect(strings.Count(strings.TrimSpace(stderr), "Error:")).To(Equal(1), "%v: one error line\n%s", tc.args, stderr)
 	}
+}
+
+// Both components log through klog, as text by default and as JSON with
+// --logging-format=json, with the same keys.
+func TestLogFormat(t *testing.T) {
+	g := NewWithT(t)
+	bin, err := gexec.Build("github.com/roster-dev/roster")
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(gexec.CleanupBuildArtifacts)
+	// Outside a cluster and with no kubeconfig, the controllers log why they
+	// cannot start and exit.
+	controllers := func(args ...string) string {
+		cmd := exec.Command(bin, append([]string{"controllers", "--metrics-bind-address=0", "--health-probe-bind-address=0"}, args...)...)
+		cmd.Env = []string{"KUBECONFIG=" + filepath.Join(t.TempDir(), "none"), "HOME=" + t.TempDir()}
+		out, err := cmd.CombinedOutput()
+		g.Expect(err).To(HaveOccurred(), "%s", out)
+		return string(out)
+	}
+	text := controllers()
+	g.Expect(text).To(MatchRegexp(`(?m)^E\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+:\d+\] "unable to get kubeconfig"`), "klog's text format")
+
+	var entry map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(controllers("--logging-format=json")), "\n") {
+		g.Expect(json.Unmarshal([]byte(l), &entry)).To(Succeed(), "every line is a JSON object: %s", l)
+		g.Expect(entry).To(HaveKey("ts"))
+		g.Expect(entry).To(HaveKey("msg"))
+	}
+	g.Expect(entry).To(HaveKeyWithValue("msg", "unable to get kubeconfig"))
+	g.Expect(entry).To(HaveKey("err"))
 }
 
 // The Dockerfile copies every directory of the module that the binary is

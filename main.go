@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -20,13 +19,16 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	logsapi "k8s.io/component-base/logs/api/v1"
+	_ "k8s.io/component-base/logs/json/register" // --logging-format=json
+	"k8s.io/klog/v2"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 	"github.com/roster-dev/roster/apiserver/server"
@@ -90,11 +92,15 @@ func controllersCommand() *cobra.Command {
 
 func apiserverCommand() *cobra.Command {
 	o := server.NewOptions()
+	logOpts := logsapi.NewLoggingConfiguration()
 	cmd := &cobra.Command{
 		Use:   "apiserver",
 		Short: "Run the directory.roster.dev aggregated API server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyLogging(logOpts); err != nil {
+				return err
+			}
 			srv, err := o.NewServer()
 			if err != nil {
 				return err
@@ -103,18 +109,21 @@ func apiserverCommand() *cobra.Command {
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	logsapi.AddFlags(logOpts, cmd.Flags())
 	return cmd
 }
 
 func localCommand() *cobra.Command {
 	o := local.Options{Out: os.Stdout}
-	zapOpts := zap.Options{}
+	logOpts := logsapi.NewLoggingConfiguration()
 	cmd := &cobra.Command{
 		Use:   "local",
 		Short: "Run a complete Roster on this machine: etcd, kube-apiserver, the controllers, the directory and samples",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+			if err := applyLogging(logOpts); err != nil {
+				return err
+			}
 			// Unlike ctrl.SetupSignalHandler, a second Ctrl-C does not exit at once:
 			// etcd and kube-apiserver must be stopped, never orphaned.
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -130,30 +139,31 @@ func localCommand() *cobra.Command {
 	fs.StringVar(&o.CRDs, "crds", "config/crd/bases", "directory of the CRDs")
 	fs.StringVar(&o.Samples, "samples", "config/samples", "directory of the sample manifests applied on first start")
 	fs.StringVar(&o.Policy, "policy", "config/policy", "kustomization of the admission policies applied at every start (empty: none)")
-	goFlags := flag.NewFlagSet("local", flag.ContinueOnError)
-	zapOpts.BindFlags(goFlags)
-	fs.AddGoFlagSet(goFlags)
+	fs.IntVar(&o.MetricsPort, "metrics-port", 0, "the controllers' metrics port on 127.0.0.1 (0: a free one, printed in the guide)")
+	logsapi.AddFlags(logOpts, fs)
 	return cmd
 }
 
 // controllerOptions are the flags of `roster controllers`.
 type controllerOptions struct {
 	metricsAddr, probeAddr    string
+	metricsSecure             bool
 	leaderElect               bool
 	leaderNamespace, leaderID string
-	zap                       zap.Options
+	logging                   *logsapi.LoggingConfiguration
 }
 
 func (o *controllerOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", "address the metrics endpoint binds to (0: no metrics)")
+	fs.BoolVar(&o.metricsSecure, "metrics-secure", true,
+		"serve metrics over HTTPS, to callers kube-apiserver authenticates (TokenReview) and authorizes for get on /metrics (SubjectAccessReview)")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
 	fs.BoolVar(&o.leaderElect, "leader-elect", true, "elect a leader so that only one replica reconciles at a time")
 	fs.StringVar(&o.leaderNamespace, "leader-election-namespace", defaultNamespace(),
 		"namespace of the leader election Lease (default: the pod's own namespace in a cluster, else roster-system)")
 	fs.StringVar(&o.leaderID, "leader-election-id", "controllers.iam.roster.dev", "name of the leader election Lease")
-	goFlags := flag.NewFlagSet("controllers", flag.ContinueOnError)
-	o.zap.BindFlags(goFlags)
-	fs.AddGoFlagSet(goFlags)
+	o.logging = logsapi.NewLoggingConfiguration()
+	logsapi.AddFlags(o.logging, fs)
 }
 
 // runControllers parses args as `roster controllers` does and runs the
@@ -172,14 +182,16 @@ func runControllers(ctx context.Context, args []string) error {
 }
 
 func (o *controllerOptions) run(ctx context.Context) error {
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
+	if err := applyLogging(o.logging); err != nil {
+		return err
+	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(iamv1alpha1.AddToScheme(scheme))
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics:                 o.metricsOptions(),
 		HealthProbeBindAddress:  o.probeAddr,
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        o.leaderID,
@@ -198,6 +210,28 @@ func (o *controllerOptions) run(ctx context.Context) error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// metricsOptions serve the metrics as kubebuilder scaffolds them: over
+// HTTPS (a self-signed certificate unless one is mounted) behind
+// controller-runtime's authentication and authorization filter.
+func (o *controllerOptions) metricsOptions() metricsserver.Options {
+	m := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.metricsSecure}
+	if o.metricsSecure {
+		m.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return m
+}
+
+// applyLogging applies the logging flags (--logging-format text or json, -v)
+// to klog, and routes controller-runtime's logs through klog too: both
+// components write one format with the same keys.
+func applyLogging(c *logsapi.LoggingConfiguration) error {
+	if err := logsapi.ValidateAndApply(c, nil); err != nil {
+		return fmt.Errorf("logging flags: %w", err)
+	}
+	ctrl.SetLogger(klog.NewKlogr())
+	return nil
 }
 
 // defaultNamespace is the namespace the controllers run in: the pod's own

@@ -41,6 +41,9 @@ type Options struct {
 	// Policy is the kustomization of the admission policy, config/policy:
 	// applied at every start, as a cluster deploy applies it.
 	Policy string
+	// MetricsPort is the controllers' metrics port on 127.0.0.1 (plain
+	// HTTP, loopback only); 0 picks a free one.
+	MetricsPort int
 	// Out receives the guide once Roster is ready.
 	Out io.Writer
 }
@@ -127,9 +130,16 @@ func Run(ctx context.Context, o Options) error {
 	// kube-apiserver's priority and fairness is the limit.
 	mgrCfg := rest.CopyConfig(stack.Admin)
 	mgrCfg.QPS = -1
+	metricsPort := o.MetricsPort
+	if metricsPort == 0 {
+		if metricsPort, err = freePort(); err != nil {
+			return err
+		}
+	}
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", metricsPort)
 	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:                 testenv.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: "0",
 	})
 	if err != nil {
@@ -187,7 +197,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	printGuide(o.Out, kubectl, kubeconfigs, dataDir, time.Since(started))
+	printGuide(o.Out, kubectl, kubeconfigs, dataDir, metricsAddr, time.Since(started))
 	select {
 	case <-ctx.Done():
 		return nil
@@ -319,7 +329,20 @@ func resetDir(dir string) error {
 // ReadyLine is the line the guide starts with, for scripts that wait for it.
 const ReadyLine = "Roster is ready"
 
-func printGuide(out io.Writer, kubectl, kubeconfigs, dataDir string, took time.Duration) {
+// freePort returns a port of 127.0.0.1 that is free now.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// MetricsLine starts the guide's line with the controllers' metrics URL.
+const MetricsLine = "The controllers' metrics (loopback only): "
+
+func printGuide(out io.Writer, kubectl, kubeconfigs, dataDir, metricsAddr string, took time.Duration) {
 	kc := func(name string) string { return filepath.Join(kubeconfigs, name+".kubeconfig") }
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s (started in %s). Data: %s\n\n", ReadyLine, took.Round(100*time.Millisecond), dataDir)
@@ -365,6 +388,7 @@ func printGuide(out io.Writer, kubectl, kubeconfigs, dataDir string, took time.D
 	} {
 		fmt.Fprintf(&b, "  %s\n", c)
 	}
+	fmt.Fprintf(&b, "\n%shttp://%s/metrics (roster_users, roster_build_info, ...)\n", MetricsLine, metricsAddr)
 	fmt.Fprintf(&b, "\nThe CRDs are there too: `get users.iam.roster.dev`, `get organizations`, `get memberships.iam.roster.dev`.\nPress Ctrl-C to stop; the data stays in %s (run with --reset to start over).\n", dataDir)
 	fmt.Fprint(out, b.String())
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,12 +118,11 @@ func sh(command string) (string, error) {
 	return string(out), err
 }
 
-func freePort() int {
+func newPort() int {
 	GinkgoHelper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freePort()
 	Expect(err).NotTo(HaveOccurred())
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // plantStaleDiscovery leaves, for 127.0.0.1:port, the discovery cache that
@@ -179,7 +179,7 @@ var _ = Describe("roster local", Ordered, func() {
 	var ids string
 
 	It("starts a complete Roster whose printed commands work as printed, for each role", func() {
-		r := start(freePort())
+		r := start(newPort())
 		cmds := r.commands()
 		Expect(cmds).To(HaveLen(17), strings.Join(r.lines(), "\n"))
 
@@ -198,6 +198,32 @@ var _ = Describe("roster local", Ordered, func() {
 		out, err = sh(cmds[2])
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(names(out)).To(ConsistOf("trent"))
+
+		By("the controllers' metrics, at the printed loopback address, count the sample users")
+		var metricsURL string
+		for _, l := range r.lines() {
+			if i := strings.Index(l, MetricsLine); i >= 0 {
+				metricsURL = strings.Fields(l[i+len(MetricsLine):])[0]
+			}
+		}
+		Expect(metricsURL).To(HavePrefix("http://127.0.0.1:"), strings.Join(r.lines(), "\n"))
+		Eventually(func(g Gomega) {
+			resp, err := http.Get(metricsURL)
+			g.Expect(err).NotTo(HaveOccurred())
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(string(body)).To(ContainSubstring("roster_build_info{"))
+			total := 0
+			for _, l := range strings.Split(string(body), "\n") {
+				if strings.HasPrefix(l, "roster_users{") {
+					n, err := strconv.Atoi(l[strings.LastIndex(l, " ")+1:])
+					g.Expect(err).NotTo(HaveOccurred(), l)
+					total += n
+				}
+			}
+			g.Expect(total).To(Equal(16), "roster_users sums to the sample users")
+		}).Should(Succeed())
 
 		By("the kubectl plugin searches, and shows others in the basic view")
 		out, err = sh(cmds[3])
@@ -347,7 +373,7 @@ subjects:
 
 	It("keeps every user and ID across a restart, and refuses a second roster local on the same data", func() {
 		Expect(ids).NotTo(BeEmpty())
-		port := freePort()
+		port := newPort()
 		By("with kubectl's discovery cache for the port left by an earlier server without the directory")
 		plantStaleDiscovery(port)
 
@@ -364,7 +390,7 @@ subjects:
 		Expect(out).To(MatchRegexp(`(?m)^natalia\s+natalia\.r\s+natalia\.rossi@example\.com\s`))
 
 		By("a second roster local on the same data directory stops at once and says why")
-		b, err := exec.Command(binary, "local", "--data-dir", dataDir, "--port", strconv.Itoa(freePort()),
+		b, err := exec.Command(binary, "local", "--data-dir", dataDir, "--port", strconv.Itoa(newPort()),
 			"--assets", os.Getenv("KUBEBUILDER_ASSETS")).CombinedOutput()
 		Expect(err).To(HaveOccurred())
 		Expect(string(b)).To(ContainSubstring(dataDir + " is in use by another roster local; stop it first"))
@@ -389,7 +415,7 @@ subjects:
 			{filepath.Join("..", "..", "config", "crd", "bases"), "/nonexistent-samples", `reading the samples: open /nonexistent-samples: no such file or directory`},
 		} {
 			dir := GinkgoT().TempDir()
-			out, err := exec.Command(binary, "local", "--data-dir", dir, "--port", strconv.Itoa(freePort()),
+			out, err := exec.Command(binary, "local", "--data-dir", dir, "--port", strconv.Itoa(newPort()),
 				"--assets", os.Getenv("KUBEBUILDER_ASSETS"), "--crds", tc.crds, "--samples", tc.samples,
 				"--policy", filepath.Join("..", "..", "config", "policy")).CombinedOutput()
 			Expect(err).To(HaveOccurred())
@@ -399,7 +425,7 @@ subjects:
 	})
 
 	It("starts again after being killed, stopping the etcd and kube-apiserver the killed run left", func() {
-		r := start(freePort())
+		r := start(newPort())
 		Expect(r.cmd.Process.Kill()).To(Succeed())
 		Eventually(r.done, time.Minute).Should(BeClosed())
 		DeferCleanup(func() { // should the restart fail
@@ -410,7 +436,7 @@ subjects:
 		Expect(leftovers(dataDir)).To(ConsistOf(
 			HaveField("Name", "etcd"), HaveField("Name", "kube-apiserver")), "SIGKILL leaves etcd and kube-apiserver running")
 
-		r = start(freePort())
+		r = start(newPort())
 		Expect(string(r.stderr.Contents())).To(MatchRegexp(`roster: stopped what an earlier run left on \S+: kube-apiserver \(pid \d+\), etcd \(pid \d+\)`))
 		Expect(listIDs(r)).To(Equal(ids))
 		r.stop()
