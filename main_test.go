@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	"github.com/roster-dev/roster/internal/version"
 
 	"github.com/roster-dev/roster/internal/testenv"
 )
@@ -114,7 +116,8 @@ func TestControllersStartOutsideACluster(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		code, body := scrape(scraper)
 		g.Expect(code).To(Equal(http.StatusOK), body)
-		g.Expect(body).To(ContainSubstring(`roster_build_info{commit="`))
+		g.Expect(body).To(ContainSubstring(fmt.Sprintf(`roster_build_info{commit=%q,goversion=%q,version=%q} 1`,
+			version.Commit, runtime.Version(), version.Version)), "the build info says what roster version says")
 		total := 0
 		for _, l := range strings.Split(body, "\n") {
 			if strings.HasPrefix(l, "roster_users{") {

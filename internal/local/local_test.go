@@ -61,8 +61,7 @@ func start(port int) *running {
 		"--assets", os.Getenv("KUBEBUILDER_ASSETS"),
 		"--crds", filepath.Join("..", "..", "config", "crd", "bases"),
 		"--samples", filepath.Join("..", "..", "config", "samples"),
-		"--policy", filepath.Join("..", "..", "config", "policy"),
-		"--zap-log-level", "error")
+		"--policy", filepath.Join("..", "..", "config", "policy"))
 	r := &running{cmd: cmd, stderr: gbytes.NewBuffer(), done: make(chan struct{})}
 	cmd.Stderr = io.MultiWriter(GinkgoWriter, r.stderr)
 	stdout, err := cmd.StdoutPipe()
@@ -84,7 +83,14 @@ func start(port int) *running {
 			Eventually(r.done, time.Minute).Should(BeClosed())
 		}
 	})
-	Eventually(func() []string { return r.lines() }, 3*time.Minute, 250*time.Millisecond).Should(
+	Eventually(func() []string {
+		select {
+		case <-r.done:
+			StopTrying("roster local exited before it was ready:\n" + string(r.stderr.Contents())).Now()
+		default:
+		}
+		return r.lines()
+	}, 3*time.Minute, 250*time.Millisecond).Should(
 		ContainElement(ContainSubstring(ReadyLine)), "roster local did not become ready")
 	return r
 }
