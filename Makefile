@@ -65,6 +65,11 @@ verify: manifests generate fmt ## Fail when generated files or go.mod are stale.
 		git status --porcelain; git --no-pager diff --stat; exit 1; \
 	fi
 
+PEER_SIZES ?= 1000,10000,100000
+.PHONY: bench-peer
+bench-peer: ## Run the engine beside PostgreSQL on the same data and queries (Debian's package; docs/benchmarks.md).
+	GO=$(GO) PEER_SIZES=$(PEER_SIZES) hack/bench-peer.sh
+
 FUZZ_REQUESTS ?= 20000
 FUZZ_TIME ?= 2m
 .PHONY: fuzz
