@@ -73,8 +73,10 @@ var peerQueries = []peerQuery{
 		order: `"auth_user"."id" DESC`,
 	},
 	{
-		name:   "id-range-active",
-		roster: func(*dataset) string { return `page=1&filter={"and":[{"<=":[100,{"var":"id"},5000]},{"==":[{"var":"is_active"},true]}]}` },
+		name: "id-range-active",
+		roster: func(*dataset) string {
+			return `page=1&filter={"and":[{"<=":[100,{"var":"id"},5000]},{"==":[{"var":"is_active"},true]}]}`
+		},
 		from: func(*dataset) string {
 			return `FROM "auth_user" WHERE ("auth_user"."id" >= 100 AND "auth_user"."id" <= 5000 AND "auth_user"."is_active")`
 		},
