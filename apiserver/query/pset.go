@@ -189,23 +189,29 @@ func (s *pset) orInto(dst bitset) {
 }
 
 // andInto clears in dst every bit that is not in s.
-func (s *pset) andInto(dst bitset) {
+func (s *pset) andInto(dst bitset) { s.andIntoWords(dst, 0, len(dst)) }
+
+// andIntoWords is andInto for the words [lo, hi) of dst, the others being
+// zero already.
+func (s *pset) andIntoWords(dst bitset, lo, hi int) {
 	if s == nil {
-		clear(dst)
+		clear(dst[lo:hi])
 		return
 	}
-	for ci := 0; ci*containerWords < len(dst); ci++ {
+	for ci := lo / containerWords; ci*containerWords < hi; ci++ {
 		base := ci * containerWords
-		end := min(base+containerWords, len(dst))
+		end := min(base+containerWords, hi)
+
 		var c *container
 		if ci < len(s.cs) {
 			c = s.cs[ci]
 		}
+		from := max(base, lo)
 		switch {
 		case c == nil:
-			clear(dst[base:end])
+			clear(dst[from:end])
 		case c.bits != nil:
-			for w := base; w < end; w++ {
+			for w := from; w < end; w++ {
 				dst[w] &= c.bits[w-base]
 			}
 		default:
@@ -213,7 +219,7 @@ func (s *pset) andInto(dst bitset) {
 			for _, v := range c.arr {
 				keep[v>>6] |= 1 << (v & 63)
 			}
-			for w := base; w < end; w++ {
+			for w := from; w < end; w++ {
 				dst[w] &= keep[w-base]
 			}
 		}

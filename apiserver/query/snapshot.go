@@ -439,6 +439,8 @@ func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int, [numFields]sp
 		spans[f] = span{0, s.st.orders[f].len()}
 	}
 	var cand bitset
+	// Only the words [wlo, whi) of cand can be non-zero.
+	wlo, whi := 0, (s.st.slots+63)/64
 	narrow := func(b bitset) {
 		if cand == nil {
 			cand = b
@@ -467,7 +469,7 @@ func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int, [numFields]sp
 	for i, v := range c.eq {
 		if v != "" {
 			f := field(i)
-			b, sp := s.orderRange(f,
+			b, sp, _, _ := s.orderRange(f,
 				func(u *userRec) bool { return f.str(u) >= v },
 				func(u *userRec) bool { return f.str(u) > v })
 			narrow(b)
@@ -479,10 +481,14 @@ func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int, [numFields]sp
 			return nil, 0, spans
 		}
 		lo, hi := c.ids.lo, c.ids.hi
-		b, sp := s.orderRange(fieldID,
+		first := cand == nil
+		b, sp, blo, bhi := s.orderRange(fieldID,
 			func(u *userRec) bool { return u.ID >= lo },
 			func(u *userRec) bool { return u.ID > hi })
 		narrow(b)
+		if first {
+			wlo, whi = blo, bhi
+		}
 		spans[fieldID] = sp
 	}
 	for _, t := range c.terms {
@@ -504,7 +510,7 @@ func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int, [numFields]sp
 			cand = newBitset(s.st.slots)
 			set.orInto(cand)
 		} else {
-			set.andInto(cand)
+			set.andIntoWords(cand, wlo, whi)
 		}
 	}
 	if cand == nil {
@@ -521,10 +527,11 @@ func (s *Snapshot) matching(sc scope, c *conditions) (bitset, int, [numFields]sp
 	}
 	if len(c.preds) == 0 {
 		// Every candidate came from an index of live users.
-		return cand, cand.count(), spans
+		return cand, cand[wlo:whi].count(), spans
 	}
 	n := 0
-	for i, w := range cand {
+	for i := wlo; i < whi; i++ {
+		w := cand[i]
 		for rest := w; rest != 0; rest &= rest - 1 {
 			slot := uint32(i*64 + bits.TrailingZeros64(rest))
 			if u := s.rec(slot); u == nil || !c.testPreds(u) {
@@ -548,13 +555,14 @@ func (c *conditions) testPreds(u *userRec) bool {
 
 // orderRange returns the users between the first position of field f's
 // order where from holds and the first where past holds, and that span.
-func (s *Snapshot) orderRange(f field, from, past func(*userRec) bool) (bitset, span) {
+// The bitset's non-zero words are [wlo, whi).
+func (s *Snapshot) orderRange(f field, from, past func(*userRec) bool) (b bitset, sp span, wlo, whi int) {
 	l := s.st.orders[f]
 	lo := l.search(func(slot uint32) bool { return from(s.rec(slot)) })
 	hi := l.search(func(slot uint32) bool { return past(s.rec(slot)) })
-	b := newBitset(s.st.slots)
-	l.fill(lo, hi, b)
-	return b, span{lo, max(lo, hi)}
+	b = newBitset(s.st.slots)
+	wlo, whi = l.fill(lo, hi, b)
+	return b, span{lo, max(lo, hi)}, wlo, whi
 }
 
 // gramCandidates returns the users whose fields hold every trigram of the

@@ -198,11 +198,13 @@ func (l *orderList) restart(from int) {
 	}
 }
 
-// fill sets in b the slots at positions [lo, hi).
-func (l *orderList) fill(lo, hi int, b bitset) {
+// fill sets in b the slots at positions [lo, hi) and returns the words of b
+// it touched, [wlo, whi) (empty when it set nothing).
+func (l *orderList) fill(lo, hi int, b bitset) (wlo, whi int) {
 	if l == nil || lo >= hi {
-		return
+		return 0, 0
 	}
+	least, most := ^uint32(0), uint32(0)
 	ci, off := l.locate(lo)
 	for n := hi - lo; n > 0 && ci < len(l.chunks); ci++ {
 		s := l.chunks[ci].slots[off:]
@@ -211,10 +213,12 @@ func (l *orderList) fill(lo, hi int, b bitset) {
 		}
 		for _, slot := range s {
 			b.set(slot)
+			least, most = min(least, slot), max(most, slot)
 		}
 		n -= len(s)
 		off = 0
 	}
+	return int(least >> 6), int(most>>6) + 1
 }
 
 // each visits positions from pos towards the end (dir > 0) or the start
