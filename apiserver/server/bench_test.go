@@ -52,24 +52,7 @@ import (
 // ROSTER_BENCH_REAL_100K=1 then creates users up to 100k (without IDs or
 // memberships) and measures directory-heap again.
 func BenchmarkDirectory(b *testing.B) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		b.Skip("KUBEBUILDER_ASSETS is not set")
-	}
-	users := 10000
-	if v := os.Getenv("ROSTER_BENCH_USERS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 200 {
-			b.Fatalf("ROSTER_BENCH_USERS=%q: want a number of at least 200", v)
-		}
-		users = n
-	}
-	env := startBenchEnv(b)
-	defer env.stop()
-
-	start := time.Now()
-	env.populate(b, 0, users, true)
-	env.waitForCount(b, users)
-	b.Logf("created %d users, %d organizations and %d memberships in %s", users, benchOrgs, users, time.Since(start).Round(time.Second))
+	env, users := startPopulated(b)
 
 	member := env.user(b, benchName(42)) // an active worker of bench-org-042
 	crdPath := "/apis/iam.roster.dev/v1alpha1/users"
@@ -149,6 +132,31 @@ func BenchmarkDirectory(b *testing.B) {
 		b.Logf("created %d more users in %s", big-users, time.Since(start).Round(time.Second))
 		env.measureHeap(b, "directory-heap-100k", big)
 	}
+}
+
+// startPopulated starts a control plane with the directory and creates
+// ROSTER_BENCH_USERS users (default 10000), each with an ID and one
+// membership, in benchOrgs organizations.
+func startPopulated(b *testing.B) (*benchEnv, int) {
+	b.Helper()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		b.Skip("KUBEBUILDER_ASSETS is not set")
+	}
+	users := 10000
+	if v := os.Getenv("ROSTER_BENCH_USERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 200 {
+			b.Fatalf("ROSTER_BENCH_USERS=%q: want a number of at least 200", v)
+		}
+		users = n
+	}
+	env := startBenchEnv(b)
+	b.Cleanup(env.stop)
+	start := time.Now()
+	env.populate(b, 0, users, true)
+	env.waitForCount(b, users)
+	b.Logf("created %d users, %d organizations and %d memberships in %s", users, benchOrgs, users, time.Since(start).Round(time.Second))
+	return env, users
 }
 
 // measureHeap starts a second directory over the benchmark's kube-apiserver
@@ -403,4 +411,69 @@ func benchGet(b *testing.B, hc *http.Client, url string) int {
 		b.Fatal(err)
 	}
 	return len(l.Items)
+}
+
+// BenchmarkDirectoryRestart restarts the directory server over a cluster of
+// real objects, as a rolling update would, and reports how long until an
+// administrator's counted list through kube-apiserver is complete again
+// (restart-s), and the live heap a directory keeps for the objects
+// (heap-B/user). ROSTER_BENCH_USERS sets the users (default 10000; the goal
+// is stated at 100000), each with an ID and one membership:
+//
+//	ROSTER_BENCH_USERS=100000 go test ./apiserver/server/ -run '^$' -bench BenchmarkDirectoryRestart -benchtime 3x -timeout 60m
+func BenchmarkDirectoryRestart(b *testing.B) {
+	env, users := startPopulated(b)
+
+	hc, err := rest.HTTPClientFor(env.admin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := strings.TrimSuffix(env.admin.Host, "/") + base + "?page_size=1"
+	var restarts []time.Duration
+	b.Run("restart", func(b *testing.B) {
+		for range b.N {
+			began := time.Now()
+			if err := env.stack.RestartDirectory(env.ctx); err != nil {
+				b.Fatal(err)
+			}
+			for {
+				if n, ok := countOnce(hc, url); ok && n == users {
+					break
+				} else if ok && n != users {
+					b.Fatalf("a 200 with count %d of %d", n, users)
+				}
+				if time.Since(began) > 5*time.Minute {
+					b.Fatal("the directory did not answer within 5 minutes")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			restarts = append(restarts, time.Since(began))
+		}
+		slices.Sort(restarts)
+		b.ReportMetric(restarts[len(restarts)/2].Seconds(), "restart-s")
+	})
+	env.measureHeap(b, fmt.Sprintf("directory-heap-%dk", users/1000), users)
+}
+
+// countOnce lists once: the count of a 200, ok false for any other answer.
+func countOnce(hc *http.Client, url string) (int, bool) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return 0, false
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return 0, false
+	}
+	var l struct{ Count int }
+	if json.NewDecoder(resp.Body).Decode(&l) != nil {
+		return 0, false
+	}
+	return l.Count, true
 }

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+	"github.com/roster-dev/roster/internal/testenv"
 )
 
 // The read specs cover docs/users-api.md sections 4 (GET), 5 (list query parameters) and
@@ -74,7 +75,7 @@ func seededNames(r response) []string {
 	GinkgoHelper()
 	out := []string{}
 	for _, n := range r.Names() {
-		if slices.ContainsFunc(people, func(p person) bool { return p.name == n }) {
+		if slices.ContainsFunc(people, func(p testenv.Person) bool { return p.Name == n }) {
 			out = append(out, n)
 		}
 	}
@@ -840,8 +841,8 @@ var _ = Describe("Reading the directory", func() {
 		seededRows := func(m map[string]string) []string {
 			var out []string
 			for _, p := range people {
-				if _, ok := m[p.name]; ok {
-					out = append(out, p.name)
+				if _, ok := m[p.Name]; ok {
+					out = append(out, p.Name)
 				}
 			}
 			return out

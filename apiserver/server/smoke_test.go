@@ -11,7 +11,7 @@ var _ = Describe("Smoke", func() {
 	It("lists users through kube-apiserver, and kubectl shows an owner the active members of their organization", func() {
 		seeded := make([]string, 0, len(people))
 		for _, p := range people {
-			seeded = append(seeded, p.name)
+			seeded = append(seeded, p.Name)
 		}
 		// Other specs add and remove users of their own: only the seeded ones
 		// are certain.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,6 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -47,40 +47,17 @@ func TestPlugin(t *testing.T) {
 	RunSpecs(t, "kubectl roster Suite")
 }
 
-// The directory the specs read, with IDs set by hand so that expectations
-// are exact.
-var people = []struct {
-	name, first, last string
-	id                int64
-	inactive, super   bool
-}{
-	{"admin", "Ada", "Lindqvist", 1, false, true},
-	{"alice", "Alice", "Nguyen", 2, false, false},
-	{"bob", "Bob", "Okafor", 3, false, false},
-	{"carol", "Carol", "Müller", 4, false, false},
-	{"dave", "Dave", "Alimov", 5, false, false},
-	{"erin", "Erin", "O'Brien", 6, false, false},
-	{"frank", "Frank", "Zhang", 7, false, false},
-	{"grace", "Grace", "Ali", 8, false, false},
-	{"heidi", "Heidi", "Johansson", 9, false, false},
-	{"ivan", "Ivan", "Petrov", 10, true, false},
-	{"trent", "Trent", "Moreau", 11, false, false},
-}
-
-var seats = []struct {
-	org, user string
-	role      iamv1alpha1.MembershipRole
-	pending   bool
-}{
-	{"acme", "alice", iamv1alpha1.RoleOwner, false},
-	{"acme", "bob", iamv1alpha1.RoleMaintainer, false},
-	{"acme", "carol", iamv1alpha1.RoleSupervisor, false},
-	{"acme", "dave", iamv1alpha1.RoleWorker, false},
-	{"acme", "grace", iamv1alpha1.RoleWorker, true},
-	{"globex", "erin", iamv1alpha1.RoleOwner, false},
-	{"globex", "dave", iamv1alpha1.RoleWorker, false},
-	{"globex", "frank", iamv1alpha1.RoleWorker, false},
-}
+// The directory the specs read: the shared people and seats (the
+// administrator in the admin privilege group), and trent, in no
+// organization.
+var (
+	people = func() []testenv.Person {
+		p := append(slices.Clone(testenv.People), testenv.Person{Name: "trent", First: "Trent", Last: "Moreau", ID: 11})
+		p[0].Groups = []string{"admin"}
+		return p
+	}()
+	seats = testenv.Seats
+)
 
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
@@ -113,30 +90,7 @@ var _ = BeforeSuite(func() {
 	}
 
 	By("seeding users, organizations and memberships")
-	for _, p := range people {
-		u := &iamv1alpha1.User{
-			ObjectMeta: metav1.ObjectMeta{Name: p.name},
-			Spec: iamv1alpha1.UserSpec{
-				FirstName: p.first, LastName: p.last, Email: p.name + "@example.com",
-				IsActive: ptr.To(!p.inactive), IsSuperuser: p.super, IsStaff: p.super,
-			},
-		}
-		if p.super {
-			u.Spec.Groups = []string{"admin"}
-		}
-		Expect(k8sClient.Create(ctx, u)).To(Succeed())
-		u.Status.ID = p.id
-		Expect(k8sClient.Status().Update(ctx, u)).To(Succeed())
-	}
-	for slug, id := range map[string]int64{"acme": 1, "globex": 2} {
-		o := &iamv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: slug}}
-		Expect(k8sClient.Create(ctx, o)).To(Succeed())
-		o.Status.ID = id
-		Expect(k8sClient.Status().Update(ctx, o)).To(Succeed())
-	}
-	for _, s := range seats {
-		Expect(createMembership(s.org, s.user, s.role, s.pending)).To(Succeed())
-	}
+	Expect(testenv.Seed(ctx, k8sClient, people, map[string]int64{"acme": 1, "globex": 2}, seats)).To(Succeed())
 	Eventually(func(g Gomega) {
 		r := roster("admin", "users", "--all", "-o", "json")
 		g.Expect(r.code).To(Equal(0), r.stderr)
@@ -155,14 +109,7 @@ var _ = AfterSuite(func() {
 })
 
 func createMembership(org, user string, role iamv1alpha1.MembershipRole, pending bool) error {
-	state := iamv1alpha1.MembershipActive
-	if pending {
-		state = iamv1alpha1.MembershipPending
-	}
-	return k8sClient.Create(ctx, &iamv1alpha1.Membership{
-		ObjectMeta: metav1.ObjectMeta{Name: iamv1alpha1.MembershipName(org, user)},
-		Spec:       iamv1alpha1.MembershipSpec{Organization: org, User: user, Role: role, State: state},
-	})
+	return testenv.CreateMembership(ctx, k8sClient, testenv.Seat{Org: org, User: user, Role: role, Pending: pending})
 }
 
 // result is what one run of the plugin printed, and its exit code.
