@@ -128,67 +128,62 @@ invitee accepts with kubectl roster accept, or declines. USER is the name of the
 }
 
 func newAcceptCommand(o *options) *cobra.Command {
-	return &cobra.Command{
-		Use:     "accept ORGANIZATION",
-		Short:   "Accept your invitation to an organization",
-		Example: `  kubectl roster accept acme`,
-		Args:    oneArg("an organization's slug", "kubectl roster accept acme"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, m, err := o.ownMembership(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
+	return ownMembershipCommand(o, "accept", "Accept your invitation to an organization", "accepted",
+		func(m *directoryv1alpha1.Membership, _ string) error {
 			if m.State != "pending" {
 				return fmt.Errorf("%s is already an active membership: there is no invitation to accept", m.Name)
 			}
-			if err := patch(cmd.Context(), c, m, map[string]any{"state": "active"}); err != nil {
-				return err
-			}
-			return o.result(m.Name, "accepted")
+			return nil
 		},
-	}
+		func(ctx context.Context, c *rest.RESTClient, m *directoryv1alpha1.Membership) error {
+			return patch(ctx, c, m, map[string]any{"state": "active"})
+		})
 }
 
 func newDeclineCommand(o *options) *cobra.Command {
-	return &cobra.Command{
-		Use:     "decline ORGANIZATION",
-		Short:   "Decline your invitation to an organization",
-		Example: `  kubectl roster decline acme`,
-		Args:    oneArg("an organization's slug", "kubectl roster decline acme"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, m, err := o.ownMembership(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
+	return ownMembershipCommand(o, "decline", "Decline your invitation to an organization", "declined",
+		func(m *directoryv1alpha1.Membership, org string) error {
 			if m.State != "pending" {
-				return fmt.Errorf("%s is an active membership, not an invitation; to leave %s run kubectl roster leave %s", m.Name, args[0], args[0])
+				return fmt.Errorf("%s is an active membership, not an invitation; to leave %s run kubectl roster leave %s", m.Name, org, org)
 			}
-			if err := remove(cmd.Context(), c, m); err != nil {
-				return err
-			}
-			return o.result(m.Name, "declined")
-		},
-	}
+			return nil
+		}, remove)
 }
 
 func newLeaveCommand(o *options) *cobra.Command {
+	return ownMembershipCommand(o, "leave", "Leave an organization (its owner may not)", "deleted",
+		func(m *directoryv1alpha1.Membership, org string) error {
+			if m.State == "pending" {
+				return fmt.Errorf("%s is an invitation, not a membership; to decline it run kubectl roster decline %s", m.Name, org)
+			}
+			return nil
+		}, remove)
+}
+
+// ownMembershipCommand is `kubectl roster VERB ORGANIZATION`, an action on
+// the caller's own membership in the organization: allowed says whether its
+// state permits the action, act performs it, and done is printed after.
+func ownMembershipCommand(o *options, verb, short, done string,
+	allowed func(m *directoryv1alpha1.Membership, org string) error,
+	act func(ctx context.Context, c *rest.RESTClient, m *directoryv1alpha1.Membership) error) *cobra.Command {
+	example := "kubectl roster " + verb + " acme"
 	return &cobra.Command{
-		Use:     "leave ORGANIZATION",
-		Short:   "Leave an organization (its owner may not)",
-		Example: `  kubectl roster leave acme`,
-		Args:    oneArg("an organization's slug", "kubectl roster leave acme"),
+		Use:     verb + " ORGANIZATION",
+		Short:   short,
+		Example: "  " + example,
+		Args:    oneArg("an organization's slug", example),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, m, err := o.ownMembership(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			if m.State == "pending" {
-				return fmt.Errorf("%s is an invitation, not a membership; to decline it run kubectl roster decline %s", m.Name, args[0])
-			}
-			if err := remove(cmd.Context(), c, m); err != nil {
+			if err := allowed(m, args[0]); err != nil {
 				return err
 			}
-			return o.result(m.Name, "deleted")
+			if err := act(cmd.Context(), c, m); err != nil {
+				return err
+			}
+			return o.result(m.Name, done)
 		},
 	}
 }
