@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -173,6 +174,17 @@ func (e *benchEnv) measureHeap(b *testing.B, name string, users int) {
 			before := heapAlloc()
 			ctx, cancel := context.WithCancel(e.ctx)
 			defer cancel()
+			// ROSTER_BENCH_CPUPROFILE profiles the sync alone.
+			if path := os.Getenv("ROSTER_BENCH_CPUPROFILE"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					b.Fatal(err)
+				}
+			}
 			started := time.Now()
 			d, err := directory.New(e.admin, testenv.Scheme, directory.Options{})
 			if err != nil {
@@ -183,6 +195,7 @@ func (e *benchEnv) measureHeap(b *testing.B, name string, users int) {
 				b.Fatal("the directory's cache did not sync")
 			}
 			took = time.Since(started)
+			pprof.StopCPUProfile()
 			res, err := d.Snapshot().List(query.Caller{Admin: true}, &query.ListRequest{Paged: true, PageSize: 1})
 			if err != nil || res.Count < users {
 				b.Fatalf("the directory holds %v users (%v), want %d", res, err, users)
