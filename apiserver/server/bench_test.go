@@ -431,7 +431,8 @@ func benchGet(b *testing.B, hc *http.Client, url string) int {
 // administrator's counted list through kube-apiserver is complete again
 // (restart-s), and the live heap a directory keeps for the objects
 // (heap-B/user). ROSTER_BENCH_USERS sets the users (default 10000; the goal
-// is stated at 100000), each with an ID and one membership:
+// is stated at 100000), each with an ID and one membership;
+// ROSTER_BENCH_CPUPROFILE=file profiles the second directory's sync:
 //
 //	ROSTER_BENCH_USERS=100000 go test ./apiserver/server/ -run '^$' -bench BenchmarkDirectoryRestart -benchtime 3x -timeout 60m
 func BenchmarkDirectoryRestart(b *testing.B) {
