@@ -59,4 +59,3 @@ func ids(r response) []string {
 	}
 	return out
 }
-
