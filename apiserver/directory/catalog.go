@@ -31,6 +31,13 @@ func (c *catalog) len() int {
 	return len(c.byName)
 }
 
+// get returns the membership named name, or nil: the cache's own object.
+func (c *catalog) get(name string) *iamv1alpha1.Membership {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byName[name]
+}
+
 func (c *catalog) put(m *iamv1alpha1.Membership) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -23,10 +23,6 @@ const (
 	// identityIndex maps a Kubernetes user name to the User it stands for:
 	// the effective username and every spec.identities entry.
 	identityIndex = "directory.identity"
-	// membershipUserIndex and membershipOrgIndex find memberships by user
-	// and by organization.
-	membershipUserIndex = "directory.membership.user"
-	membershipOrgIndex  = "directory.membership.organization"
 )
 
 // Options configure a Directory.
@@ -188,16 +184,8 @@ func (d *Directory) setupIndexes(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("indexing users by identity: %w", err)
 	}
-	if err := idx.IndexField(ctx, &iamv1alpha1.Membership{}, membershipUserIndex, func(o client.Object) []string {
-		return []string{o.(*iamv1alpha1.Membership).Spec.User}
-	}); err != nil {
-		return fmt.Errorf("indexing memberships by user: %w", err)
-	}
-	if err := idx.IndexField(ctx, &iamv1alpha1.Membership{}, membershipOrgIndex, func(o client.Object) []string {
-		return []string{o.(*iamv1alpha1.Membership).Spec.Organization}
-	}); err != nil {
-		return fmt.Errorf("indexing memberships by organization: %w", err)
-	}
+	// Memberships need no field index: the query index knows each user's
+	// memberships and the catalog holds them by name.
 	return nil
 }
 
@@ -413,13 +401,17 @@ func (d *Directory) User(ctx context.Context, name string) (*iamv1alpha1.User, e
 	return u, nil
 }
 
-// MembershipsOf returns the cached memberships of the User named user.
-func (d *Directory) MembershipsOf(ctx context.Context, user string) ([]iamv1alpha1.Membership, error) {
-	var list iamv1alpha1.MembershipList
-	if err := d.cache.List(ctx, &list, client.MatchingFields{membershipUserIndex: user}); err != nil {
-		return nil, err
+// MembershipsOf returns copies of the cached memberships of the User named
+// user, in any state and of any organization, existing or not.
+func (d *Directory) MembershipsOf(_ context.Context, user string) ([]iamv1alpha1.Membership, error) {
+	names := d.Snapshot().MembershipNamesOf(user)
+	out := make([]iamv1alpha1.Membership, 0, len(names))
+	for _, name := range names {
+		if m := d.catalog.get(name); m != nil {
+			out = append(out, *m.DeepCopy())
+		}
 	}
-	return list.Items, nil
+	return out, nil
 }
 
 // Membership returns the cached Membership named name. The object is the

@@ -60,6 +60,17 @@ func (s *Snapshot) OrganizationsOf(userName string) []MembershipRole {
 	return out
 }
 
+// MembershipNamesOf returns the names of the memberships of the user named
+// userName, in any state and of any organization, existing or not.
+func (s *Snapshot) MembershipNamesOf(userName string) []string {
+	refs, _ := s.st.byUser.get(userName)
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = r.name
+	}
+	return out
+}
+
 // Organization returns the organization named slug, when it exists.
 func (s *Snapshot) Organization(slug string) (Organization, bool) {
 	o, ok := s.st.orgs.get(slug)

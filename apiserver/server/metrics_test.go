@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -104,7 +105,14 @@ var _ = Describe("The directory's /version and /metrics", func() {
 	})
 
 	It("counts open watches", func() {
-		before := max(scrape("roster_directory_watchers", "resource", "users"), 0)
+		watchers := func() float64 { return max(scrape("roster_directory_watchers", "resource", "users"), 0) }
+		// Watches of earlier specs end when the server notices their client
+		// left: wait until the gauge holds still.
+		var before float64
+		Eventually(func(g Gomega) {
+			before = watchers()
+			g.Consistently(watchers, time.Second, 100*time.Millisecond).Should(Equal(before))
+		}).Should(Succeed())
 		wctx, stop := ctxWithCancel()
 		cfg := rest.CopyConfig(as("alice"))
 		cfg.Timeout = 0
@@ -115,9 +123,9 @@ var _ = Describe("The directory's /version and /metrics", func() {
 		resp, err := hc.Do(req)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(resp.StatusCode).To(Equal(200))
-		Eventually(func() float64 { return scrape("roster_directory_watchers", "resource", "users") }).Should(Equal(before + 1))
+		Eventually(watchers).Should(Equal(before + 1))
 		stop()
 		_ = resp.Body.Close()
-		Eventually(func() float64 { return scrape("roster_directory_watchers", "resource", "users") }).Should(Equal(before))
+		Eventually(watchers).Should(Equal(before))
 	})
 })
