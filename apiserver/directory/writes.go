@@ -1,14 +1,44 @@
 package directory
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 )
+
+// ReadYourWritesTimeout bounds how long a write waits for the cache to show
+// it, so that the writer's next read sees it.
+const ReadYourWritesTimeout = 5 * time.Second
+
+// Create writes a new User or Membership through to kube-apiserver with the
+// server's credentials (a dry run stores nothing), answers AlreadyExists as
+// the directory's resource, and after a real write waits until the cache
+// shows it.
+func (d *Directory) Create(ctx context.Context, obj client.Object, resource schema.GroupResource, dryRun bool) error {
+	if err := d.client.Create(ctx, obj, WriteOptions[client.CreateOption](dryRun)...); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return apierrors.NewAlreadyExists(resource, obj.GetName())
+		}
+		return err
+	}
+	if dryRun {
+		return nil
+	}
+	kind := kindUser
+	if _, ok := obj.(*iamv1alpha1.Membership); ok {
+		kind = kindMembership
+	}
+	d.waitFor(ctx, kind, obj.GetResourceVersion(), ReadYourWritesTimeout)
+	return nil
+}
 
 // IsDryRun reports whether a write's dryRun option asks to check and render
 // the write without storing it. The generic API server has already refused

@@ -450,16 +450,15 @@ func BenchmarkDirectoryRestart(b *testing.B) {
 			if err := env.stack.RestartDirectory(env.ctx); err != nil {
 				b.Fatal(err)
 			}
-			for {
-				if n, ok := countOnce(hc, url); ok && n == users {
-					break
-				} else if ok && n != users {
-					b.Fatalf("a 200 with count %d of %d", n, users)
+			err := wait.PollUntilContextTimeout(env.ctx, 20*time.Millisecond, 5*time.Minute, true, func(context.Context) (bool, error) {
+				n, ok := countOnce(hc, url)
+				if ok && n != users {
+					return false, fmt.Errorf("a 200 with count %d of %d", n, users)
 				}
-				if time.Since(began) > 5*time.Minute {
-					b.Fatal("the directory did not answer within 5 minutes")
-				}
-				time.Sleep(20 * time.Millisecond)
+				return ok, nil
+			})
+			if err != nil {
+				b.Fatalf("the restarted directory: %v", err)
 			}
 			restarts = append(restarts, time.Since(began))
 		}

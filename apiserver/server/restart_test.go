@@ -116,11 +116,18 @@ var _ = Describe("A directory restart", Ordered, Serial, Label("restart"), func(
 				}
 			})
 		}
-		time.Sleep(200 * time.Millisecond)
+		answered := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return codes[200]
+		}
+		Eventually(answered).Should(BeNumerically(">", 0), "the clients list before the restart")
 		Expect(stack.RestartDirectory(ctx)).To(Succeed())
 		close(restarted)
 		Eventually(answeredAfter.Load, time.Minute).Should(BeTrue(), "the restarted directory answers")
-		time.Sleep(time.Second)
+		// Keep listing while the restarted directory settles.
+		settled := answered() + 20
+		Eventually(answered).Should(BeNumerically(">=", settled))
 		close(stop)
 		pollers.Wait()
 		GinkgoWriter.Printf("answers while restarting, by status code: %v\n", codes)

@@ -18,9 +18,6 @@ import (
 	"github.com/roster-dev/roster/apiserver/query"
 )
 
-// readYourWritesTimeout bounds how long a write waits for the cache to show it.
-const readYourWritesTimeout = 5 * time.Second
-
 var kind = directoryv1alpha1.SchemeGroupVersion.WithKind("Membership").GroupKind()
 
 func invalid(name string, errs ...*field.Error) error {
@@ -111,15 +108,8 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 			return nil, err
 		}
 	}
-	dryRun := options != nil && directory.IsDryRun(options.DryRun)
-	if err := r.dir.Client().Create(ctx, next, directory.WriteOptions[client.CreateOption](dryRun)...); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return nil, apierrors.NewAlreadyExists(resource, name)
-		}
+	if err := r.dir.Create(ctx, next, resource, options != nil && directory.IsDryRun(options.DryRun)); err != nil {
 		return nil, err
-	}
-	if !dryRun {
-		r.dir.WaitForMembership(ctx, next.ResourceVersion, readYourWritesTimeout)
 	}
 	return view(r.dir.Snapshot(), next), nil
 }
@@ -200,7 +190,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		return nil, false, err
 	}
 	if !dryRun {
-		r.dir.WaitForMembership(ctx, next.ResourceVersion, readYourWritesTimeout)
+		r.dir.WaitForMembership(ctx, next.ResourceVersion, directory.ReadYourWritesTimeout)
 	}
 	return view(r.dir.Snapshot(), next), false, nil
 }
@@ -251,7 +241,7 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		return nil, false, err
 	}
 	if !dryRun {
-		r.dir.WaitForMembershipGone(ctx, name, readYourWritesTimeout)
+		r.dir.WaitForMembershipGone(ctx, name, directory.ReadYourWritesTimeout)
 	}
 	return out, true, nil
 }

@@ -22,10 +22,6 @@ import (
 	"github.com/roster-dev/roster/apiserver/directory"
 )
 
-// readYourWritesTimeout bounds how long a write waits for the cache to show
-// it, so that the caller's next read sees its own write.
-const readYourWritesTimeout = 5 * time.Second
-
 // lastApplied is the annotation client-side `kubectl apply` keeps its last
 // configuration in: whoever may write a user may write it.
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
@@ -305,7 +301,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		return nil, false, err
 	}
 	if !dryRun {
-		r.dir.WaitForUser(ctx, next.ResourceVersion, readYourWritesTimeout)
+		r.dir.WaitForUser(ctx, next.ResourceVersion, directory.ReadYourWritesTimeout)
 	}
 	return r.render(next, caller), false, nil
 }
@@ -370,15 +366,8 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 			return nil, err
 		}
 	}
-	dryRun := options != nil && directory.IsDryRun(options.DryRun)
-	if err := r.dir.Client().Create(ctx, next, directory.WriteOptions[client.CreateOption](dryRun)...); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return nil, apierrors.NewAlreadyExists(resource, name)
-		}
+	if err := r.dir.Create(ctx, next, resource, options != nil && directory.IsDryRun(options.DryRun)); err != nil {
 		return nil, err
-	}
-	if !dryRun {
-		r.dir.WaitForUser(ctx, next.ResourceVersion, readYourWritesTimeout)
 	}
 	return view(next, true), nil
 }
@@ -421,7 +410,7 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		return nil, false, err
 	}
 	if !dryRun {
-		r.dir.WaitForUserGone(ctx, current.Name, readYourWritesTimeout)
+		r.dir.WaitForUserGone(ctx, current.Name, directory.ReadYourWritesTimeout)
 	}
 	return out, true, nil
 }
