@@ -87,7 +87,23 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 		opts.DefaultPrivilege = PrivilegeUser
 	}
 	// managedFields are most of a cached object's memory and never served.
-	c, err := ctrlcache.New(cfg, ctrlcache.Options{Scheme: scheme, DefaultTransform: ctrlcache.TransformStripManagedFields()})
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating the HTTP client: %w", err)
+	}
+	c, err := ctrlcache.New(cfg, ctrlcache.Options{
+		Scheme: scheme, HTTPClient: hc,
+		DefaultTransform: ctrlcache.TransformStripManagedFields(),
+		NewInformer: func(lw toolscache.ListerWatcher, obj runtime.Object, resync time.Duration, indexers toolscache.Indexers) toolscache.SharedIndexInformer {
+			if own := newListWatch(cfg, hc, obj); own != nil {
+				lw = own
+				// The kinds are cluster-scoped: an index by namespace
+				// would hold every object under "".
+				delete(indexers, toolscache.NamespaceIndex)
+			}
+			return toolscache.NewSharedIndexInformer(lw, obj, resync, indexers)
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the informer cache: %w", err)
 	}

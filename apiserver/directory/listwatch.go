@@ -1,0 +1,266 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync"
+	"unsafe"
+
+	jsoniter "github.com/json-iterator/go"
+	"github.com/modern-go/reflect2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+)
+
+// The directory's informers list and watch Users, Memberships and
+// Organizations with listWatch rather than client-go's typed client. At
+// start an informer receives every object as an event of its watch-list
+// stream; client-go reads each event four times over (framing, the event,
+// the object's kind, the object), which was most of a restart's time.
+// listWatch reads each event once, straight into the typed object, and skips
+// the objects' managedFields, which the directory never serves.
+
+// streamJSON decodes the API server's JSON: case-sensitive field names, as
+// Kubernetes' own decoder, and managedFields skipped.
+var streamJSON = func() jsoniter.API {
+	api := jsoniter.Config{CaseSensitive: true}.Froze()
+	api.RegisterExtension(&skipManagedFields{})
+	return api
+}()
+
+type skipManagedFields struct{ jsoniter.DummyExtension }
+
+var managedFieldsType = reflect.TypeFor[[]metav1.ManagedFieldsEntry]()
+
+func (*skipManagedFields) CreateDecoder(typ reflect2.Type) jsoniter.ValDecoder {
+	if typ.Type1() == managedFieldsType {
+		return skipValue{}
+	}
+	return nil
+}
+
+type skipValue struct{}
+
+func (skipValue) Decode(_ unsafe.Pointer, iter *jsoniter.Iterator) { iter.Skip() }
+
+// listWatch lists and watches one resource of iam.roster.dev.
+type listWatch struct {
+	client   *http.Client
+	url      string
+	resource schema.GroupResource
+	newObj   func() runtime.Object
+	newList  func() runtime.Object
+}
+
+var (
+	_ toolscache.ListerWatcherWithContext = &listWatch{}
+	_ toolscache.ListerWatcher            = &listWatch{}
+)
+
+// newListWatch returns the listWatch of obj's resource, or nil for a type
+// it does not know.
+func newListWatch(cfg *rest.Config, hc *http.Client, obj runtime.Object) *listWatch {
+	var lw listWatch
+	switch obj.(type) {
+	case *iamv1alpha1.User:
+		lw.resource.Resource = "users"
+		lw.newObj = func() runtime.Object { return &iamv1alpha1.User{} }
+		lw.newList = func() runtime.Object { return &iamv1alpha1.UserList{} }
+	case *iamv1alpha1.Membership:
+		lw.resource.Resource = "memberships"
+		lw.newObj = func() runtime.Object { return &iamv1alpha1.Membership{} }
+		lw.newList = func() runtime.Object { return &iamv1alpha1.MembershipList{} }
+	case *iamv1alpha1.Organization:
+		lw.resource.Resource = "organizations"
+		lw.newObj = func() runtime.Object { return &iamv1alpha1.Organization{} }
+		lw.newList = func() runtime.Object { return &iamv1alpha1.OrganizationList{} }
+	default:
+		return nil
+	}
+	lw.resource.Group = iamv1alpha1.GroupVersion.Group
+	lw.client = hc
+	lw.url = strings.TrimSuffix(cfg.Host, "/") + strings.TrimSuffix(cfg.APIPath, "/") +
+		"/apis/" + iamv1alpha1.GroupVersion.String() + "/" + lw.resource.Resource
+	return &lw
+}
+
+func (lw *listWatch) List(opts metav1.ListOptions) (runtime.Object, error) {
+	return lw.ListWithContext(context.Background(), opts)
+}
+
+func (lw *listWatch) Watch(opts metav1.ListOptions) (watch.Interface, error) {
+	return lw.WatchWithContext(context.Background(), opts)
+}
+
+// ListWithContext lists one page of the resource.
+func (lw *listWatch) ListWithContext(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+	opts.Watch = false
+	body, err := lw.get(ctx, "list", opts)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	list := lw.newList()
+	iter := jsoniter.Parse(streamJSON, body, 64<<10)
+	iter.ReadVal(list)
+	if iter.Error != nil {
+		return nil, fmt.Errorf("decoding the list of %s: %w", lw.resource, iter.Error)
+	}
+	err = meta.EachListItem(list, func(o runtime.Object) error {
+		o.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
+		return nil
+	})
+	return list, err
+}
+
+// WatchWithContext opens a watch, and a watch-list stream when opts ask for
+// the initial events.
+func (lw *listWatch) WatchWithContext(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+	opts.Watch, opts.AllowWatchBookmarks = true, true
+	ctx, cancel := context.WithCancel(ctx)
+	body, err := lw.get(ctx, "watch", opts)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	w := &streamWatch{out: make(chan watch.Event), cancel: cancel, stop: make(chan struct{}), done: make(chan struct{})}
+	go w.receive(lw, body)
+	return w, nil
+}
+
+// get sends one GET with opts and returns the body of a 200; any other
+// answer is the API server's error.
+func (lw *listWatch) get(ctx context.Context, verb string, opts metav1.ListOptions) (io.ReadCloser, error) {
+	q, err := scheme.ParameterCodec.EncodeParameters(&opts, schema.GroupVersion{Version: "v1"})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, lw.url+"?"+url.Values(q).Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := lw.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusOK {
+		return resp.Body, nil
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var status metav1.Status
+	if streamJSON.Unmarshal(data, &status) == nil && status.Kind == "Status" && status.Status == metav1.StatusFailure {
+		if status.Code == 0 {
+			status.Code = int32(resp.StatusCode)
+		}
+		return nil, &apierrors.StatusError{ErrStatus: status}
+	}
+	return nil, apierrors.NewGenericServerResponse(resp.StatusCode, verb, lw.resource, "", string(data), 0, true)
+}
+
+// streamWatch is a watch read from the API server's JSON event stream.
+type streamWatch struct {
+	out    chan watch.Event
+	cancel context.CancelFunc
+	once   sync.Once
+	// stop is closed by Stop; done when receive has returned.
+	stop, done chan struct{}
+}
+
+func (w *streamWatch) ResultChan() <-chan watch.Event { return w.out }
+
+func (w *streamWatch) Stop() {
+	w.once.Do(func() { close(w.stop) })
+	w.cancel()
+	<-w.done
+}
+
+// receive decodes the events of body until it ends or the watch stops.
+func (w *streamWatch) receive(lw *listWatch, body io.ReadCloser) {
+	defer close(w.done)
+	defer close(w.out)
+	defer body.Close()
+	defer w.cancel()
+	iter := jsoniter.Parse(streamJSON, body, 256<<10)
+	for {
+		ev, ok := lw.next(iter)
+		if !ok {
+			if err := iter.Error; err != nil && err != io.EOF && !strings.Contains(err.Error(), "context canceled") {
+				klog.V(2).InfoS("the watch stream ended", "resource", lw.resource.String(), "err", err)
+			}
+			return
+		}
+		select {
+		case w.out <- ev:
+		case <-w.stop:
+			return
+		}
+	}
+}
+
+// next reads one event: {"type": ..., "object": {...}}. The API server
+// writes type first, so the object decodes straight into its type; an
+// object before its type is read twice.
+func (lw *listWatch) next(iter *jsoniter.Iterator) (watch.Event, bool) {
+	if iter.WhatIsNext() != jsoniter.ObjectValue {
+		return watch.Event{}, false
+	}
+	var ev watch.Event
+	var raw []byte
+	for field := iter.ReadObject(); field != ""; field = iter.ReadObject() {
+		switch field {
+		case "type":
+			ev.Type = watch.EventType(iter.ReadString())
+		case "object":
+			if ev.Type == "" {
+				raw = iter.SkipAndReturnBytes()
+				continue
+			}
+			ev.Object = lw.decodeObject(ev.Type, iter)
+		default:
+			iter.Skip()
+		}
+	}
+	if iter.Error != nil {
+		return watch.Event{}, false
+	}
+	if ev.Object == nil && raw != nil {
+		ev.Object = lw.decodeObject(ev.Type, jsoniter.ParseBytes(streamJSON, raw))
+	}
+	if ev.Type == "" || ev.Object == nil {
+		iter.ReportError("reading a watch event", "an event without a type or an object")
+		return watch.Event{}, false
+	}
+	return ev, true
+}
+
+func (lw *listWatch) decodeObject(t watch.EventType, iter *jsoniter.Iterator) runtime.Object {
+	var obj runtime.Object
+	if t == watch.Error {
+		obj = &metav1.Status{}
+	} else {
+		obj = lw.newObj()
+	}
+	iter.ReadVal(obj)
+	if t != watch.Error {
+		// As client-go's typed decoding: the cache's objects carry no kind.
+		obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
+	}
+	return obj
+}
