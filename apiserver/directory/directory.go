@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -16,13 +17,6 @@ import (
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 	"github.com/roster-dev/roster/apiserver/query"
-)
-
-// Field indexes on the informer cache.
-const (
-	// identityIndex maps a Kubernetes user name to the User it stands for:
-	// the effective username and every spec.identities entry.
-	identityIndex = "directory.identity"
 )
 
 // Options configure a Directory.
@@ -57,6 +51,8 @@ type Directory struct {
 	hub    *hub
 	// catalog keeps the memberships in name order for the memberships storage.
 	catalog *catalog
+	// ids maps Kubernetes user names to the Users they stand for.
+	ids *identities
 	// updateMu applies one cache event at a time to the index and the hub.
 	updateMu sync.Mutex
 	// started is set once the index holds the initial lists: changes are
@@ -117,6 +113,7 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 		client:  cl,
 		index:   query.NewIndex(),
 		catalog: newCatalog(),
+		ids:     newIdentities(),
 		hub:     newHub(opts.History),
 		seen:    map[string]uint64{},
 	}
@@ -128,9 +125,6 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 // Start registers the indexes and event handlers and runs the cache until ctx
 // ends. Call WaitForCacheSync to know when it is ready.
 func (d *Directory) Start(ctx context.Context) error {
-	if err := d.setupIndexes(ctx); err != nil {
-		return err
-	}
 	if err := d.setupHandlers(ctx); err != nil {
 		return err
 	}
@@ -190,19 +184,6 @@ func (d *Directory) handlersSynced() bool {
 		}
 	}
 	return len(d.handlers) > 0
-}
-
-func (d *Directory) setupIndexes(ctx context.Context) error {
-	idx := d.cache
-	if err := idx.IndexField(ctx, &iamv1alpha1.User{}, identityIndex, func(o client.Object) []string {
-		u := o.(*iamv1alpha1.User)
-		return append([]string{u.EffectiveUsername()}, u.Spec.Identities...)
-	}); err != nil {
-		return fmt.Errorf("indexing users by identity: %w", err)
-	}
-	// Memberships need no field index: the query index knows each user's
-	// memberships and the catalog holds them by name.
-	return nil
 }
 
 func (d *Directory) setupHandlers(ctx context.Context) error {
@@ -274,6 +255,7 @@ func (d *Directory) upsertUser(old, obj any) {
 	prev, _ := old.(*iamv1alpha1.User)
 	d.update(change{kind: kindUser, user: u.Name, obj: u, old: prev, rv: d.observe(kindUser, u.ResourceVersion)},
 		func(ix *query.Index) { ix.UpsertUser(Record(u)) })
+	d.ids.set(u.Name, prev, u)
 }
 
 func (d *Directory) deleteUser(obj any) {
@@ -283,6 +265,7 @@ func (d *Directory) deleteUser(obj any) {
 	}
 	d.update(change{kind: kindUser, user: u.Name, old: u, rv: d.observe(kindUser, u.ResourceVersion)},
 		func(ix *query.Index) { ix.DeleteUser(u.Name) })
+	d.ids.set(u.Name, u, nil)
 }
 
 func membershipRecord(m *iamv1alpha1.Membership) query.Membership {
@@ -444,8 +427,18 @@ func (d *Directory) Membership(ctx context.Context, name string) (*iamv1alpha1.M
 // oldest first.
 func (d *Directory) usersByIdentity(ctx context.Context, name string) ([]iamv1alpha1.User, error) {
 	var list iamv1alpha1.UserList
-	if err := d.cache.List(ctx, &list, client.MatchingFields{identityIndex: name}); err != nil {
-		return nil, err
+	for _, user := range d.ids.users(name) {
+		u, err := d.User(ctx, user)
+		if apierrors.IsNotFound(err) {
+			// Deleted since: the identities catch up with the cache.
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(identityNames(u), name) {
+			list.Items = append(list.Items, *u)
+		}
 	}
 	slices.SortFunc(list.Items, func(a, b iamv1alpha1.User) int {
 		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
