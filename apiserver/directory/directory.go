@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -57,7 +58,10 @@ type Directory struct {
 	updateMu sync.Mutex
 	// started is set once the index holds the initial lists: changes are
 	// published to watchers (with a snapshot each) from then on.
-	started  bool
+	started bool
+	// pending holds the users of the informers' initial lists until they
+	// are all there, to be loaded into the index at once; nil after.
+	pending  map[string]query.User
 	handlers []toolscache.ResourceEventHandlerRegistration
 
 	mu      sync.Mutex
@@ -114,6 +118,7 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 		index:   query.NewIndex(),
 		catalog: newCatalog(),
 		ids:     newIdentities(),
+		pending: map[string]query.User{},
 		hub:     newHub(opts.History),
 		seen:    map[string]uint64{},
 	}
@@ -160,6 +165,10 @@ func (d *Directory) WaitForCacheSync(ctx context.Context) bool {
 		}
 	}
 	d.updateMu.Lock()
+	if d.pending != nil {
+		d.index.Load(slices.Collect(maps.Values(d.pending)))
+		d.pending = nil
+	}
 	d.hub.startAt(d.ResourceVersion(), d.index.Snapshot())
 	d.started = true
 	d.observeIndex()
@@ -253,9 +262,26 @@ func (d *Directory) upsertUser(old, obj any) {
 		return
 	}
 	prev, _ := old.(*iamv1alpha1.User)
-	d.update(change{kind: kindUser, user: u.Name, obj: u, old: prev, rv: d.observe(kindUser, u.ResourceVersion)},
-		func(ix *query.Index) { ix.UpsertUser(Record(u)) })
+	rec := Record(u)
 	d.ids.set(u.Name, prev, u)
+	if d.hold(u.ResourceVersion, func(p map[string]query.User) { p[u.Name] = rec }) {
+		return
+	}
+	d.update(change{kind: kindUser, user: u.Name, obj: u, old: prev, rv: d.observe(kindUser, u.ResourceVersion)},
+		func(ix *query.Index) { ix.UpsertUser(rec) })
+}
+
+// hold applies fn to the users pending before the initial lists are
+// loaded, and reports whether it did; after, it does nothing.
+func (d *Directory) hold(rv string, fn func(map[string]query.User)) bool {
+	d.updateMu.Lock()
+	defer d.updateMu.Unlock()
+	if d.pending == nil {
+		return false
+	}
+	fn(d.pending)
+	d.observe(kindUser, rv)
+	return true
 }
 
 func (d *Directory) deleteUser(obj any) {
@@ -263,9 +289,12 @@ func (d *Directory) deleteUser(obj any) {
 	if !ok {
 		return
 	}
+	d.ids.set(u.Name, u, nil)
+	if d.hold(u.ResourceVersion, func(p map[string]query.User) { delete(p, u.Name) }) {
+		return
+	}
 	d.update(change{kind: kindUser, user: u.Name, old: u, rv: d.observe(kindUser, u.ResourceVersion)},
 		func(ix *query.Index) { ix.DeleteUser(u.Name) })
-	d.ids.set(u.Name, u, nil)
 }
 
 func membershipRecord(m *iamv1alpha1.Membership) query.Membership {

@@ -99,6 +99,12 @@ func newListWatch(cfg *rest.Config, hc *http.Client, obj runtime.Object) *listWa
 	return &lw
 }
 
+// IsWatchListSemanticsUnSupported makes the informers list rather than
+// stream their initial objects: kube-apiserver sends a list of 30,000 users
+// and 30,000 memberships in 1.6 s, and the same objects as watch events in
+// 2.8 s (BenchmarkDirectoryRestart, floor-list-s and floor-stream-s).
+func (lw *listWatch) IsWatchListSemanticsUnSupported() bool { return true }
+
 func (lw *listWatch) List(opts metav1.ListOptions) (runtime.Object, error) {
 	return lw.ListWithContext(context.Background(), opts)
 }
@@ -155,6 +161,8 @@ func (lw *listWatch) get(ctx context.Context, verb string, opts metav1.ListOptio
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	// Compressing a list costs kube-apiserver more than sending it.
+	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := lw.client.Do(req)
 	if err != nil {
 		return nil, err

@@ -293,3 +293,26 @@ func retainedIndex(d *dataset) uint64 {
 func BenchmarkListFilterRangeActive(b *testing.B) {
 	benchList(b, asAdmin, fixed(`page=1&filter={"and":[{"<=":[100,{"var":"id"},5000]},{"==":[{"var":"is_active"},true]}]}`))
 }
+
+// BenchmarkLoad builds an index of n users at once, as a directory loads
+// its informers' initial lists (Index.Load), and one upsert at a time.
+func BenchmarkLoad(b *testing.B) {
+	for _, n := range benchSizes {
+		d := makeDataset(b, n)
+		b.Run(fmt.Sprintf("load/users=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				NewIndex().Load(d.users)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/user")
+		})
+		b.Run(fmt.Sprintf("upserts/users=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				ix := NewIndex()
+				for _, u := range d.users {
+					ix.UpsertUser(u)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/user")
+		})
+	}
+}

@@ -1,0 +1,134 @@
+package query
+
+import (
+	"slices"
+)
+
+// Load adds users to an index that holds none yet: the state it leaves is
+// the one UpsertUser would leave for each in turn, built with one sort per
+// order and one pass for the trigrams instead of an insertion each. A
+// directory loads its informers' initial lists this way. Users already
+// held, or named twice, are upserted one by one.
+func (ix *Index) Load(users []User) {
+	ix.write(func(w *writer) { w.load(users) })
+}
+
+func (w *writer) load(users []User) {
+	st := w.st
+	if st.count > 0 || st.slots > 0 {
+		for _, u := range users {
+			w.upsertUser(u)
+		}
+		return
+	}
+	recs := make([]*userRec, 0, len(users))
+	var again []User
+	for _, u := range users {
+		if _, dup := st.names.get(u.Name); dup {
+			again = append(again, u)
+			continue
+		}
+		slot := uint32(len(recs))
+		r := newRec(u, slot)
+		recs = append(recs, r)
+		st.users = st.users.set(w.gen, slot, r)
+		st.names = st.names.set(w.gen, u.Name, slot)
+	}
+	n := len(recs)
+	st.slots, st.count = n, n
+
+	order := make([]uint32, n)
+	for f := range numFields {
+		for i := range order {
+			order[i] = uint32(i)
+		}
+		slices.SortFunc(order, func(a, b uint32) int { return f.compareTotal(recs[a], recs[b]) })
+		st.orders[f] = orderListOf(w.gen, order)
+	}
+
+	postings := map[gram][]uint32{}
+	var active, inactive, all []uint32
+	for _, r := range recs {
+		for _, g := range gramsOf(r.fold[:]...) {
+			postings[g] = append(postings[g], r.slot)
+		}
+		if r.IsActive {
+			active = append(active, r.slot)
+		} else {
+			inactive = append(inactive, r.slot)
+		}
+		all = append(all, r.slot)
+	}
+	for g, slots := range postings {
+		st.grams = st.grams.set(w.gen, g, psetOf(w.gen, slots))
+	}
+	st.active, st.inactive = psetOf(w.gen, active), psetOf(w.gen, inactive)
+
+	// What addUser does last: a user with no memberships is a loner, and
+	// memberships that arrived before their user now count.
+	st.loners = psetOf(w.gen, all)
+	for _, r := range recs {
+		if refs, ok := st.byUser.get(r.Name); ok {
+			w.syncLoner(r.Name)
+			for i, ref := range refs {
+				if !slices.ContainsFunc(refs[:i], func(o memberRef) bool { return o.org == ref.org }) {
+					w.syncMember(r.Name, ref.org)
+				}
+			}
+		}
+	}
+	for _, u := range again {
+		w.upsertUser(u)
+	}
+}
+
+// orderListOf is the order list of slots, which are in order already.
+func orderListOf(gen uint64, slots []uint32) *orderList {
+	l := &orderList{gen: gen, n: len(slots)}
+	// Chunks half full, as splits leave them, so that inserts do not split
+	// every chunk at once.
+	const fill = orderChunkMax / 2
+	for from := 0; from < len(slots); from += fill {
+		to := min(from+fill, len(slots))
+		c := &orderChunk{gen: gen, slots: make([]uint32, to-from, orderChunkMax+1)}
+		copy(c.slots, slots[from:to])
+		l.chunks = append(l.chunks, c)
+		l.starts = append(l.starts, from)
+	}
+	return l
+}
+
+// psetOf is the set of slots, which are ascending and distinct; nil when
+// there are none, as a set emptied by removals.
+func psetOf(gen uint64, slots []uint32) *pset {
+	if len(slots) == 0 {
+		return nil
+	}
+	s := &pset{gen: gen, n: len(slots)}
+	for i := 0; i < len(slots); {
+		ci := int(slots[i] >> containerShift)
+		j := i
+		for j < len(slots) && int(slots[j]>>containerShift) == ci {
+			j++
+		}
+		for len(s.cs) <= ci {
+			s.cs = append(s.cs, nil)
+		}
+		c := &container{gen: gen, n: j - i}
+		if c.n > arrMax {
+			c.bits = make([]uint64, containerWords)
+			for _, x := range slots[i:j] {
+				lo := x & (containerSize - 1)
+				c.bits[lo>>6] |= 1 << (lo & 63)
+			}
+		} else {
+			c.arr = make([]uint16, c.n)
+			for k, x := range slots[i:j] {
+				c.arr[k] = uint16(x & (containerSize - 1))
+			}
+		}
+		s.cs[ci] = c
+		i = j
+	}
+	return s
+}
