@@ -14,7 +14,6 @@ import (
 	jsoniter "github.com/json-iterator/go"
 	"github.com/modern-go/reflect2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -64,7 +63,6 @@ type listWatch struct {
 	url      string
 	resource schema.GroupResource
 	newObj   func() runtime.Object
-	newList  func() runtime.Object
 }
 
 var (
@@ -80,15 +78,12 @@ func newListWatch(cfg *rest.Config, hc *http.Client, obj runtime.Object) *listWa
 	case *iamv1alpha1.User:
 		lw.resource.Resource = "users"
 		lw.newObj = func() runtime.Object { return &iamv1alpha1.User{} }
-		lw.newList = func() runtime.Object { return &iamv1alpha1.UserList{} }
 	case *iamv1alpha1.Membership:
 		lw.resource.Resource = "memberships"
 		lw.newObj = func() runtime.Object { return &iamv1alpha1.Membership{} }
-		lw.newList = func() runtime.Object { return &iamv1alpha1.MembershipList{} }
 	case *iamv1alpha1.Organization:
 		lw.resource.Resource = "organizations"
 		lw.newObj = func() runtime.Object { return &iamv1alpha1.Organization{} }
-		lw.newList = func() runtime.Object { return &iamv1alpha1.OrganizationList{} }
 	default:
 		return nil
 	}
@@ -121,17 +116,44 @@ func (lw *listWatch) ListWithContext(ctx context.Context, opts metav1.ListOption
 		return nil, err
 	}
 	defer body.Close()
-	list := lw.newList()
+	list := &objectList{}
 	iter := jsoniter.Parse(streamJSON, body, 64<<10)
-	iter.ReadVal(list)
+	for field := iter.ReadObject(); field != ""; field = iter.ReadObject() {
+		switch field {
+		case "metadata":
+			iter.ReadVal(&list.ListMeta)
+		case "items":
+			for iter.ReadArray() {
+				list.Items = append(list.Items, lw.decodeObject(watch.Added, iter))
+			}
+		default:
+			iter.Skip()
+		}
+	}
 	if iter.Error != nil {
 		return nil, fmt.Errorf("decoding the list of %s: %w", lw.resource, iter.Error)
 	}
-	err = meta.EachListItem(list, func(o runtime.Object) error {
-		o.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
-		return nil
-	})
-	return list, err
+	return list, nil
+}
+
+// objectList is a list whose items were decoded one by one: the informer
+// takes them as they are (meta.ExtractListWithAlloc), where a typed list's
+// slice of whole objects would be grown, copied as it grows, then copied
+// once more item by item.
+type objectList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+	Items []runtime.Object
+}
+
+func (l *objectList) DeepCopyObject() runtime.Object {
+	out := &objectList{TypeMeta: l.TypeMeta}
+	l.ListMeta.DeepCopyInto(&out.ListMeta)
+	out.Items = make([]runtime.Object, len(l.Items))
+	for i, o := range l.Items {
+		out.Items[i] = o.DeepCopyObject()
+	}
+	return out
 }
 
 // WatchWithContext opens a watch, and a watch-list stream when opts ask for

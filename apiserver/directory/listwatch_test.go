@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
@@ -166,10 +167,14 @@ func TestListWatchLists(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	got, err := serveStream(t, 200, string(data)).List(metav1.ListOptions{Limit: 2})
 	g.Expect(err).NotTo(HaveOccurred())
-	l := got.(*iamv1alpha1.UserList)
-	g.Expect(l.ResourceVersion).To(Equal("42"))
-	g.Expect(l.Continue).To(Equal("next"))
-	g.Expect(l.Items).To(HaveLen(2))
-	g.Expect(l.Items[1].Name).To(Equal("b"))
-	g.Expect(l.Items[1].ManagedFields).To(BeNil())
+	// As the informer reads a list.
+	lm, err := meta.ListAccessor(got)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(lm.GetResourceVersion()).To(Equal("42"))
+	g.Expect(lm.GetContinue()).To(Equal("next"))
+	items, err := meta.ExtractListWithAlloc(got)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(items).To(HaveLen(2))
+	g.Expect(items[1]).To(Equal(asKubernetes(g, fullUser("b"))))
+	g.Expect(got.DeepCopyObject()).To(Equal(got))
 }
