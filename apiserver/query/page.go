@@ -167,7 +167,7 @@ func (s *Snapshot) walk(m bitset, keys []sortKey, sp span, off, want int) []uint
 		if len(rest) > 0 && len(group) > bigGroup && skip < len(group) {
 			// A large group (say, every active user) is read off the next
 			// key's order instead of being sorted whole.
-			gm := newBitset(s.st.slots)
+			gm := s.newBitset()
 			for _, slot := range group {
 				gm.set(slot)
 			}
