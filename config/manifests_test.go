@@ -1,8 +1,6 @@
 package config_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -77,15 +75,7 @@ var _ = Describe("Manifests", func() {
 		Expect(rendered).To(ContainSubstring("kind: Deployment"))
 		Expect(rendered).To(ContainSubstring("namespace: roster-system"))
 
-		path := filepath.Join(GinkgoT().TempDir(), "default.yaml")
-		Expect(os.WriteFile(path, []byte(rendered), 0o600)).To(Succeed())
-		// The namespace must exist for a dry run of the namespaced objects in it.
-		out, err := kubectl("create", "namespace", "roster-system")
-		Expect(err).NotTo(HaveOccurred(), out)
-		DeferCleanup(func() { _, _ = kubectl("delete", "namespace", "roster-system", "--wait=false") })
-
-		out, err = kubectl("apply", "--dry-run=server", "-f", path)
-		Expect(err).NotTo(HaveOccurred(), out)
+		out := serverDryRun("roster-system", rendered)
 		for _, want := range []string{
 			"customresourcedefinition.apiextensions.k8s.io/users.iam.roster.dev",
 			"clusterrole.rbac.authorization.k8s.io/roster-controllers",

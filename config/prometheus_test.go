@@ -76,13 +76,7 @@ var _ = Describe("config/prometheus", func() {
 		By("kube-apiserver accepts the Service in a server-side dry run")
 		// In a namespace of this spec's own: another spec creates and
 		// deletes roster-system.
-		path := filepath.Join(GinkgoT().TempDir(), "service.yaml")
 		own := strings.ReplaceAll(objects["Service"][0], "namespace: roster-system", "namespace: roster-prometheus-test")
-		Expect(os.WriteFile(path, []byte(own), 0o600)).To(Succeed())
-		out, err := kubectl("create", "namespace", "roster-prometheus-test")
-		Expect(err).NotTo(HaveOccurred(), out)
-		DeferCleanup(func() { _, _ = kubectl("delete", "namespace", "roster-prometheus-test", "--wait=false") })
-		out, err = kubectl("apply", "--dry-run=server", "-f", path)
-		Expect(err).NotTo(HaveOccurred(), out)
+		serverDryRun("roster-prometheus-test", own)
 	})
 })

@@ -78,3 +78,19 @@ func kubectl(args ...string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// serverDryRun creates namespace, for the namespaced objects of manifest,
+// deletes it when the spec ends, and applies manifest in a server-side dry
+// run. It returns kubectl's output; the spec fails with it when
+// kube-apiserver refuses an object.
+func serverDryRun(namespace, manifest string) string {
+	GinkgoHelper()
+	path := filepath.Join(GinkgoT().TempDir(), "manifest.yaml")
+	Expect(os.WriteFile(path, []byte(manifest), 0o600)).To(Succeed())
+	out, err := kubectl("create", "namespace", namespace)
+	Expect(err).NotTo(HaveOccurred(), out)
+	DeferCleanup(func() { _, _ = kubectl("delete", "namespace", namespace, "--wait=false") })
+	out, err = kubectl("apply", "--dry-run=server", "-f", path)
+	Expect(err).NotTo(HaveOccurred(), out)
+	return out
+}

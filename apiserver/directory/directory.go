@@ -86,13 +86,15 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 	if opts.DefaultPrivilege == PrivilegeNone {
 		opts.DefaultPrivilege = PrivilegeUser
 	}
-	// managedFields are most of a cached object's memory and never served.
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating the HTTP client: %w", err)
 	}
 	c, err := ctrlcache.New(cfg, ctrlcache.Options{
 		Scheme: scheme, HTTPClient: hc,
+		// managedFields are most of a cached object's memory and never
+		// served. listWatch skips them as it reads; the transform drops
+		// them from a kind it does not know.
 		DefaultTransform: ctrlcache.TransformStripManagedFields(),
 		NewInformer: func(lw toolscache.ListerWatcher, obj runtime.Object, resync time.Duration, indexers toolscache.Indexers) toolscache.SharedIndexInformer {
 			if own := newListWatch(cfg, hc, obj); own != nil {
@@ -465,7 +467,7 @@ func (d *Directory) usersByIdentity(ctx context.Context, name string) ([]iamv1al
 		if err != nil {
 			return nil, err
 		}
-		if slices.Contains(identityNames(u), name) {
+		if claims(u, name) {
 			list.Items = append(list.Items, *u)
 		}
 	}

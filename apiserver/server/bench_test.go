@@ -178,12 +178,7 @@ func (e *benchEnv) measureHeap(b *testing.B, name string, users int) {
 			ctx, cancel := context.WithCancel(e.ctx)
 			defer cancel()
 			// ROSTER_BENCH_CPUPROFILE profiles the sync alone.
-			if path := os.Getenv("ROSTER_BENCH_CPUPROFILE"); path != "" {
-				f, err := os.Create(path)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer f.Close()
+			if f := profileFile(b, "ROSTER_BENCH_CPUPROFILE"); f != nil {
 				if err := pprof.StartCPUProfile(f); err != nil {
 					b.Fatal(err)
 				}
@@ -205,12 +200,7 @@ func (e *benchEnv) measureHeap(b *testing.B, name string, users int) {
 			}
 			heap = heapAlloc() - before
 			// ROSTER_BENCH_HEAPPROFILE writes what the directory keeps.
-			if path := os.Getenv("ROSTER_BENCH_HEAPPROFILE"); path != "" {
-				f, err := os.Create(path)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer f.Close()
+			if f := profileFile(b, "ROSTER_BENCH_HEAPPROFILE"); f != nil {
 				if err := pprof.WriteHeapProfile(f); err != nil {
 					b.Fatal(err)
 				}
@@ -221,6 +211,22 @@ func (e *benchEnv) measureHeap(b *testing.B, name string, users int) {
 		b.ReportMetric(float64(heap)/float64(users), "heap-B/user")
 		b.ReportMetric(took.Seconds(), "sync-s")
 	})
+}
+
+// profileFile creates the file the environment variable env names, closed
+// when the benchmark ends; nil when env is unset.
+func profileFile(b *testing.B, env string) *os.File {
+	b.Helper()
+	path := os.Getenv(env)
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = f.Close() })
+	return f
 }
 
 const (
