@@ -8,40 +8,28 @@ import (
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 )
 
-// catalog holds the cache's memberships in name order, so that a page of
+// catalog keeps the memberships in name order, so that a page of
 // memberships costs a scan of pointers rather than a copy and a sort of every
-// membership. The objects are the informer's own, which it replaces rather
-// than changes: read them, never change them.
+// membership. The objects are the store's own, which it replaces rather than
+// changes: read them, never change them.
 type catalog struct {
-	mu     sync.Mutex
-	byName map[string]*iamv1alpha1.Membership
-	// sorted is byName in name order, rebuilt on the first read after a change.
+	mu sync.Mutex
+	// sorted is every membership in name order, built from source on the
+	// first read after a list.
 	sorted []*iamv1alpha1.Membership
+	source func() []*iamv1alpha1.Membership
 }
 
-func newCatalog() *catalog {
-	return &catalog{byName: map[string]*iamv1alpha1.Membership{}}
+func newCatalog(source func() []*iamv1alpha1.Membership) *catalog {
+	return &catalog{source: source}
 }
 
-// put adds or replaces m. Readers may hold the sorted slice, so a change
-// makes a new one: a copy with m in its place, never a new sort.
-func (c *catalog) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.byName)
-}
-
-// get returns the membership named name, or nil: the cache's own object.
-func (c *catalog) get(name string) *iamv1alpha1.Membership {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.byName[name]
-}
-
+// put adds or replaces m once the store holds it. Readers may hold the
+// sorted slice, so a change makes a new one: a copy with m in its place,
+// never a new sort.
 func (c *catalog) put(m *iamv1alpha1.Membership) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.byName[m.Name] = m
 	if c.sorted == nil {
 		return
 	}
@@ -55,10 +43,10 @@ func (c *catalog) put(m *iamv1alpha1.Membership) {
 	c.sorted = append(next, c.sorted[i:]...)
 }
 
+// remove drops the membership named name once the store no longer holds it.
 func (c *catalog) remove(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.byName, name)
 	if c.sorted == nil {
 		return
 	}
@@ -75,10 +63,7 @@ func (c *catalog) all() []*iamv1alpha1.Membership {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.sorted == nil {
-		c.sorted = make([]*iamv1alpha1.Membership, 0, len(c.byName))
-		for _, m := range c.byName {
-			c.sorted = append(c.sorted, m)
-		}
+		c.sorted = c.source()
 		slices.SortFunc(c.sorted, func(a, b *iamv1alpha1.Membership) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return c.sorted

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -16,7 +17,8 @@ import (
 // reader holds never changes under it.
 func TestCatalogKeepsNameOrder(t *testing.T) {
 	g := NewWithT(t)
-	c := newCatalog()
+	stored := map[string]*iamv1alpha1.Membership{}
+	c := newCatalog(func() []*iamv1alpha1.Membership { return slices.Collect(maps.Values(stored)) })
 	rnd := rand.New(rand.NewPCG(1, 2))
 	want := map[string]int{}
 	m := func(name string, v int) *iamv1alpha1.Membership {
@@ -30,10 +32,12 @@ func TestCatalogKeepsNameOrder(t *testing.T) {
 			heldNames[j] = x.Name
 		}
 		if rnd.IntN(4) == 0 {
+			delete(stored, name)
 			c.remove(name)
 			delete(want, name)
 		} else {
-			c.put(m(name, i))
+			stored[name] = m(name, i)
+			c.put(stored[name])
 			want[name] = i
 		}
 		for j, x := range held {

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
-	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
@@ -46,11 +45,17 @@ type Options struct {
 // Directory is the aggregated server's view of the CRDs.
 type Directory struct {
 	opts   Options
-	cache  ctrlcache.Cache
 	client client.Client
-	index  *query.Index
-	hub    *hub
-	// catalog keeps the memberships in name order for the memberships storage.
+	// users, memberships and organizations hold the objects the
+	// reflectors list and watch.
+	users         *kindStore[*iamv1alpha1.User]
+	memberships   *kindStore[*iamv1alpha1.Membership]
+	organizations *kindStore[*iamv1alpha1.Organization]
+	reflectors    []*toolscache.Reflector
+	index         *query.Index
+	hub           *hub
+	// catalog keeps the memberships in name order for the memberships
+	// storage.
 	catalog *catalog
 	// ids maps Kubernetes user names to the Users they stand for.
 	ids *identities
@@ -61,8 +66,7 @@ type Directory struct {
 	started bool
 	// pending holds the users of the informers' initial lists until they
 	// are all there, to be loaded into the index at once; nil after.
-	pending  map[string]query.User
-	handlers []toolscache.ResourceEventHandlerRegistration
+	pending map[string]query.User
 
 	mu      sync.Mutex
 	changed *sync.Cond
@@ -90,81 +94,55 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 	if err != nil {
 		return nil, fmt.Errorf("creating the HTTP client: %w", err)
 	}
-	c, err := ctrlcache.New(cfg, ctrlcache.Options{
-		Scheme: scheme, HTTPClient: hc,
-		// managedFields are most of a cached object's memory and never
-		// served. listWatch skips them as it reads; the transform drops
-		// them from a kind it does not know.
-		DefaultTransform: ctrlcache.TransformStripManagedFields(),
-		NewInformer: func(lw toolscache.ListerWatcher, obj runtime.Object, resync time.Duration, indexers toolscache.Indexers) toolscache.SharedIndexInformer {
-			if own := newListWatch(cfg, hc, obj); own != nil {
-				lw = own
-				// The kinds are cluster-scoped: an index by namespace
-				// would hold every object under "".
-				delete(indexers, toolscache.NamespaceIndex)
-			}
-			return toolscache.NewSharedIndexInformer(lw, obj, resync, indexers)
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating the informer cache: %w", err)
-	}
-	cl, err := client.New(cfg, client.Options{Scheme: scheme, Cache: &client.CacheOptions{Reader: c}})
+	cl, err := client.New(cfg, client.Options{Scheme: scheme, HTTPClient: hc})
 	if err != nil {
 		return nil, fmt.Errorf("creating the client: %w", err)
 	}
 	d := &Directory{
 		opts:    opts,
-		cache:   c,
 		client:  cl,
 		index:   query.NewIndex(),
-		catalog: newCatalog(),
 		ids:     newIdentities(),
 		pending: map[string]query.User{},
 		hub:     newHub(opts.History),
 		seen:    map[string]uint64{},
 	}
 	d.changed = sync.NewCond(&d.mu)
+	d.users = newKindStore[*iamv1alpha1.User](d, kindUser, "users", d.upsertUser, d.deleteUser)
+	d.memberships = newKindStore[*iamv1alpha1.Membership](d, kindMembership, "memberships", d.upsertMembership, d.deleteMembership)
+	d.organizations = newKindStore[*iamv1alpha1.Organization](d, kindOrganization, "organizations", d.upsertOrganization, d.deleteOrganization)
+	d.catalog = newCatalog(d.memberships.list)
+	d.reflectors = []*toolscache.Reflector{
+		d.users.reflector(newListWatch(cfg, hc, &iamv1alpha1.User{}), &iamv1alpha1.User{}),
+		d.memberships.reflector(newListWatch(cfg, hc, &iamv1alpha1.Membership{}), &iamv1alpha1.Membership{}),
+		d.organizations.reflector(newListWatch(cfg, hc, &iamv1alpha1.Organization{}), &iamv1alpha1.Organization{}),
+	}
 	d.logins = newLoginRecorder(cl, opts.LastLoginInterval)
 	return d, nil
 }
 
-// Start registers the indexes and event handlers and runs the cache until ctx
-// ends. Call WaitForCacheSync to know when it is ready.
+// Start lists and watches the kinds until ctx ends. Call WaitForCacheSync
+// to know when the directory is ready.
 func (d *Directory) Start(ctx context.Context) error {
-	if err := d.setupHandlers(ctx); err != nil {
-		return err
-	}
 	go func() {
 		<-ctx.Done()
 		d.hub.closeAll()
 	}()
-	return d.cache.Start(ctx)
+	var wg sync.WaitGroup
+	for _, r := range d.reflectors {
+		wg.Go(func() { r.RunWithContext(ctx) })
+	}
+	wg.Wait()
+	return nil
 }
 
 // WaitForCacheSync blocks until the cache holds every object. Watches can
 // resume only from resourceVersions after that point.
 func (d *Directory) WaitForCacheSync(ctx context.Context) bool {
-	if !d.cache.WaitForCacheSync(ctx) {
+	// A store has synced once it has applied its first list, and the
+	// index holds it then, but for the users held to be loaded at once.
+	if !d.users.waitSynced(ctx) || !d.memberships.waitSynced(ctx) || !d.organizations.waitSynced(ctx) {
 		return false
-	}
-	// The informers have synced when they have handed out their initial
-	// lists; the index holds them once the handlers have applied them.
-	if !toolscache.WaitForCacheSync(ctx.Done(), d.handlersSynced) {
-		return false
-	}
-	// The informers' list resourceVersions are where history starts, even
-	// when the lists were empty.
-	for kind, obj := range map[string]client.Object{
-		kindUser: &iamv1alpha1.User{}, kindMembership: &iamv1alpha1.Membership{}, kindOrganization: &iamv1alpha1.Organization{},
-	} {
-		inf, err := d.cache.GetInformer(ctx, obj)
-		if err != nil {
-			continue
-		}
-		if v, ok := inf.(interface{ LastSyncResourceVersion() string }); ok {
-			d.observe(kind, v.LastSyncResourceVersion())
-		}
 	}
 	d.updateMu.Lock()
 	if d.pending != nil {
@@ -184,51 +162,6 @@ func (d *Directory) Ready() bool {
 	d.updateMu.Lock()
 	defer d.updateMu.Unlock()
 	return d.started
-}
-
-// handlersSynced reports whether the index holds every object of the
-// informers' initial lists.
-func (d *Directory) handlersSynced() bool {
-	for _, h := range d.handlers {
-		if !h.HasSynced() {
-			return false
-		}
-	}
-	return len(d.handlers) > 0
-}
-
-func (d *Directory) setupHandlers(ctx context.Context) error {
-	kinds := []struct {
-		obj    client.Object
-		upsert func(old, obj any)
-		remove func(obj any)
-	}{
-		{&iamv1alpha1.User{}, d.upsertUser, d.deleteUser},
-		{&iamv1alpha1.Membership{}, d.upsertMembership, d.deleteMembership},
-		{&iamv1alpha1.Organization{}, d.upsertOrganization, d.deleteOrganization},
-	}
-	for _, k := range kinds {
-		inf, err := d.cache.GetInformer(ctx, k.obj)
-		if err != nil {
-			return fmt.Errorf("getting the informer for %T: %w", k.obj, err)
-		}
-		upsert, remove := k.upsert, k.remove
-		reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { upsert(nil, obj) },
-			UpdateFunc: upsert,
-			DeleteFunc: func(obj any) {
-				if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-					obj = t.Obj
-				}
-				remove(obj)
-			},
-		})
-		if err != nil {
-			return fmt.Errorf("watching %T: %w", k.obj, err)
-		}
-		d.handlers = append(d.handlers, reg)
-	}
-	return nil
 }
 
 // Record converts a User to the query engine's record.
@@ -424,11 +357,11 @@ func (d *Directory) Snapshot() *query.Snapshot { return d.index.Snapshot() }
 
 // User returns the cached User named name.
 func (d *Directory) User(ctx context.Context, name string) (*iamv1alpha1.User, error) {
-	u := &iamv1alpha1.User{}
-	if err := d.cache.Get(ctx, client.ObjectKey{Name: name}, u); err != nil {
+	u, err := d.users.get(name)
+	if err != nil {
 		return nil, err
 	}
-	return u, nil
+	return u.DeepCopy(), nil
 }
 
 // MembershipsOf returns copies of the cached memberships of the User named
@@ -437,7 +370,7 @@ func (d *Directory) MembershipsOf(_ context.Context, user string) ([]iamv1alpha1
 	names := d.Snapshot().MembershipNamesOf(user)
 	out := make([]iamv1alpha1.Membership, 0, len(names))
 	for _, name := range names {
-		if m := d.catalog.get(name); m != nil {
+		if m, err := d.memberships.get(name); err == nil {
 			out = append(out, *m.DeepCopy())
 		}
 	}
@@ -447,11 +380,7 @@ func (d *Directory) MembershipsOf(_ context.Context, user string) ([]iamv1alpha1
 // Membership returns the cached Membership named name. The object is the
 // cache's own: read it, never change it.
 func (d *Directory) Membership(ctx context.Context, name string) (*iamv1alpha1.Membership, error) {
-	m := &iamv1alpha1.Membership{}
-	if err := d.cache.Get(ctx, client.ObjectKey{Name: name}, m, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return d.memberships.get(name)
 }
 
 // usersByIdentity returns the users that a Kubernetes user name maps to,

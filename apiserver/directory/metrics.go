@@ -95,5 +95,5 @@ func ObserveRequest(kind string, start time.Time) {
 func (d *Directory) observeIndex() {
 	lastChange.Store(time.Now().UnixNano())
 	indexObjects.WithLabelValues("users").Set(float64(d.index.Users()))
-	indexObjects.WithLabelValues("memberships").Set(float64(d.catalog.len()))
+	indexObjects.WithLabelValues("memberships").Set(float64(d.memberships.len()))
 }

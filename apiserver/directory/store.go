@@ -1,0 +1,173 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+)
+
+// kindStore holds the objects of one kind for the directory. A reflector
+// lists and watches the kind and hands each object to the store, which
+// keeps it and applies the change to the directory (the index, the user
+// names, the watchers) in the same step. An informer would keep each object
+// once more in its own store, pass it through a queue and a listener's
+// buffer, and call the directory later.
+type kindStore[T client.Object] struct {
+	kind     string
+	resource schema.GroupResource
+	d        *Directory
+	// upsert gets the previous state of a changed object (nil for a new one)
+	// and the new one; remove gets the last state of a deleted one.
+	upsert func(old, obj any)
+	remove func(obj any)
+
+	mu   sync.RWMutex
+	objs map[string]T
+	// synced is closed once the first list has been applied.
+	synced chan struct{}
+	once   sync.Once
+}
+
+var _ toolscache.ReflectorStore = &kindStore[*iamv1alpha1.User]{}
+
+func newKindStore[T client.Object](d *Directory, kind, resource string, upsert func(old, obj any), remove func(obj any)) *kindStore[T] {
+	return &kindStore[T]{
+		kind: kind, resource: iamv1alpha1.GroupVersion.WithResource(resource).GroupResource(),
+		d: d, upsert: upsert, remove: remove,
+		objs: map[string]T{}, synced: make(chan struct{}),
+	}
+}
+
+func (s *kindStore[T]) typed(obj any) (T, error) {
+	o, ok := obj.(T)
+	if !ok {
+		return o, fmt.Errorf("the %s store was handed a %T", s.kind, obj)
+	}
+	return o, nil
+}
+
+// get returns the object named name: the store's own, read it, never
+// change it.
+func (s *kindStore[T]) get(name string) (T, error) {
+	s.mu.RLock()
+	o, ok := s.objs[name]
+	s.mu.RUnlock()
+	if !ok {
+		return o, apierrors.NewNotFound(s.resource, name)
+	}
+	return o, nil
+}
+
+func (s *kindStore[T]) len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.objs)
+}
+
+// list returns every object, in no order.
+func (s *kindStore[T]) list() []T {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]T, 0, len(s.objs))
+	for _, o := range s.objs {
+		out = append(out, o)
+	}
+	return out
+}
+
+func (s *kindStore[T]) Add(obj any) error { return s.Update(obj) }
+
+func (s *kindStore[T]) Update(obj any) error {
+	o, err := s.typed(obj)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old, had := s.objs[o.GetName()]
+	s.objs[o.GetName()] = o
+	s.mu.Unlock()
+	if had {
+		s.upsert(old, o)
+	} else {
+		s.upsert(nil, o)
+	}
+	return nil
+}
+
+// Delete removes the object of a DELETED event, which carries its last
+// state.
+func (s *kindStore[T]) Delete(obj any) error {
+	o, err := s.typed(obj)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.objs, o.GetName())
+	s.mu.Unlock()
+	s.remove(o)
+	return nil
+}
+
+// Replace takes a list: the first one, or a new one after the watch could
+// not resume. Objects it does not hold are deleted, and only objects whose
+// resourceVersion moved are changes.
+func (s *kindStore[T]) Replace(items []any, rv string) error {
+	next := make(map[string]T, len(items))
+	for _, it := range items {
+		o, err := s.typed(it)
+		if err != nil {
+			return err
+		}
+		next[o.GetName()] = o
+	}
+	s.mu.Lock()
+	prev := s.objs
+	s.objs = next
+	s.mu.Unlock()
+	for name, o := range next {
+		old, had := prev[name]
+		switch {
+		case !had:
+			s.upsert(nil, o)
+		case old.GetResourceVersion() != o.GetResourceVersion():
+			s.upsert(old, o)
+		}
+	}
+	for name, old := range prev {
+		if _, ok := next[name]; !ok {
+			s.remove(old)
+		}
+	}
+	// The list's resourceVersion is where history starts, even when the
+	// list was empty.
+	s.d.observe(s.kind, rv)
+	s.once.Do(func() { close(s.synced) })
+	return nil
+}
+
+// Resync is for queues; a store has nothing to send again.
+func (s *kindStore[T]) Resync() error { return nil }
+
+// waitSynced blocks until the first list has been applied or ctx ends.
+func (s *kindStore[T]) waitSynced(ctx context.Context) bool {
+	select {
+	case <-s.synced:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// reflector lists and watches the store's kind with lw.
+func (s *kindStore[T]) reflector(lw toolscache.ListerWatcher, expected T) *toolscache.Reflector {
+	return toolscache.NewReflectorWithOptions(lw, expected, s, toolscache.ReflectorOptions{
+		Name: "directory " + s.resource.Resource, TypeDescription: s.resource.String(),
+	})
+}
