@@ -4,37 +4,35 @@ import (
 	"slices"
 	"strings"
 	"sync"
-
-	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 )
 
 // catalog keeps the memberships in name order, so that a page of
 // memberships costs a scan of pointers rather than a copy and a sort of every
-// membership. The objects are the store's own, which it replaces rather than
+// membership. The records are the store's own, which it replaces rather than
 // changes: read them, never change them.
 type catalog struct {
 	mu sync.Mutex
 	// sorted is every membership in name order, built from source on the
 	// first read after a list.
-	sorted []*iamv1alpha1.Membership
-	source func() []*iamv1alpha1.Membership
+	sorted []*MembershipRecord
+	source func() []*MembershipRecord
 }
 
-func newCatalog(source func() []*iamv1alpha1.Membership) *catalog {
+func newCatalog(source func() []*MembershipRecord) *catalog {
 	return &catalog{source: source}
 }
 
 // put adds or replaces m once the store holds it. Readers may hold the
 // sorted slice, so a change makes a new one: a copy with m in its place,
 // never a new sort.
-func (c *catalog) put(m *iamv1alpha1.Membership) {
+func (c *catalog) put(m *MembershipRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.sorted == nil {
 		return
 	}
 	i, found := slices.BinarySearchFunc(c.sorted, m.Name, byName)
-	next := make([]*iamv1alpha1.Membership, 0, len(c.sorted)+1)
+	next := make([]*MembershipRecord, 0, len(c.sorted)+1)
 	next = append(next, c.sorted[:i]...)
 	next = append(next, m)
 	if found {
@@ -55,22 +53,23 @@ func (c *catalog) remove(name string) {
 	}
 }
 
-func byName(m *iamv1alpha1.Membership, name string) int { return strings.Compare(m.Name, name) }
+func byName(m *MembershipRecord, name string) int { return strings.Compare(m.Name, name) }
 
 // all returns every membership in name order. The slice is shared: do not
 // change it.
-func (c *catalog) all() []*iamv1alpha1.Membership {
+func (c *catalog) all() []*MembershipRecord {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.sorted == nil {
 		c.sorted = c.source()
-		slices.SortFunc(c.sorted, func(a, b *iamv1alpha1.Membership) int { return strings.Compare(a.Name, b.Name) })
+		slices.SortFunc(c.sorted, func(a, b *MembershipRecord) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return c.sorted
 }
 
-// SortedMemberships returns every membership the cache holds, in name order.
-// The slice and the objects are shared: read them, never change them.
-func (d *Directory) SortedMemberships() []*iamv1alpha1.Membership {
+// SortedMemberships returns the record of every membership the cache holds,
+// in name order. The slice and the records are shared: read them, never
+// change them.
+func (d *Directory) SortedMemberships() []*MembershipRecord {
 	return d.catalog.all()
 }

@@ -48,9 +48,9 @@ type Directory struct {
 	client client.Client
 	// users, memberships and organizations hold the objects the
 	// reflectors list and watch.
-	users         *kindStore[*iamv1alpha1.User]
-	memberships   *kindStore[*iamv1alpha1.Membership]
-	organizations *kindStore[*iamv1alpha1.Organization]
+	users         *kindStore[*iamv1alpha1.User, *userRecord]
+	memberships   *kindStore[*iamv1alpha1.Membership, *MembershipRecord]
+	organizations *kindStore[*iamv1alpha1.Organization, *iamv1alpha1.Organization]
 	reflectors    []*toolscache.Reflector
 	index         *query.Index
 	hub           *hub
@@ -108,9 +108,10 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 		seen:    map[string]uint64{},
 	}
 	d.changed = sync.NewCond(&d.mu)
-	d.users = newKindStore[*iamv1alpha1.User](d, kindUser, "users", d.upsertUser, d.deleteUser)
-	d.memberships = newKindStore[*iamv1alpha1.Membership](d, kindMembership, "memberships", d.upsertMembership, d.deleteMembership)
-	d.organizations = newKindStore[*iamv1alpha1.Organization](d, kindOrganization, "organizations", d.upsertOrganization, d.deleteOrganization)
+	d.users = newKindStore(d, kindUser, "users", keepUser, (*userRecord).user, d.upsertUser, d.deleteUser)
+	d.memberships = newKindStore(d, kindMembership, "memberships", keepMembership, (*MembershipRecord).Object, d.upsertMembership, d.deleteMembership)
+	d.organizations = newKindStore(d, kindOrganization, "organizations",
+		same[*iamv1alpha1.Organization], same[*iamv1alpha1.Organization], d.upsertOrganization, d.deleteOrganization)
 	d.catalog = newCatalog(d.memberships.list)
 	d.reflectors = []*toolscache.Reflector{
 		d.users.reflector(newListWatch(cfg, hc, &iamv1alpha1.User{}), &iamv1alpha1.User{}),
@@ -232,7 +233,7 @@ func (d *Directory) deleteUser(obj any) {
 		func(ix *query.Index) { ix.DeleteUser(u.Name) })
 }
 
-func membershipRecord(m *iamv1alpha1.Membership) query.Membership {
+func membershipRecord(m *MembershipRecord) query.Membership {
 	return query.Membership{
 		Name:         m.Name,
 		Organization: m.Spec.Organization,
@@ -247,9 +248,15 @@ func (d *Directory) upsertMembership(_, obj any) {
 	if !ok {
 		return
 	}
-	d.update(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, membership: m.Name, rv: d.observe(kindMembership, m.ResourceVersion)},
-		func(ix *query.Index) { ix.UpsertMembership(membershipRecord(m)) })
-	d.catalog.put(m)
+	// The store holds m's record by now: the index and the catalog share
+	// its strings.
+	rec, err := d.memberships.get(m.Name)
+	if err != nil {
+		return
+	}
+	d.update(change{kind: kindMembership, user: m.Spec.User, org: rec.Spec.Organization, membership: m.Name, rv: d.observe(kindMembership, m.ResourceVersion)},
+		func(ix *query.Index) { ix.UpsertMembership(membershipRecord(rec)) })
+	d.catalog.put(rec)
 }
 
 func (d *Directory) deleteMembership(obj any) {
@@ -357,11 +364,11 @@ func (d *Directory) Snapshot() *query.Snapshot { return d.index.Snapshot() }
 
 // User returns the cached User named name.
 func (d *Directory) User(ctx context.Context, name string) (*iamv1alpha1.User, error) {
-	u, err := d.users.get(name)
+	r, err := d.users.get(name)
 	if err != nil {
 		return nil, err
 	}
-	return u.DeepCopy(), nil
+	return r.user(), nil
 }
 
 // MembershipsOf returns copies of the cached memberships of the User named
@@ -371,23 +378,27 @@ func (d *Directory) MembershipsOf(_ context.Context, user string) ([]iamv1alpha1
 	out := make([]iamv1alpha1.Membership, 0, len(names))
 	for _, name := range names {
 		if m, err := d.memberships.get(name); err == nil {
-			out = append(out, *m.DeepCopy())
+			out = append(out, *m.Object())
 		}
 	}
 	return out, nil
 }
 
-// Membership returns the cached Membership named name. The object is the
-// cache's own: read it, never change it.
+// Membership returns the cached Membership named name.
 func (d *Directory) Membership(ctx context.Context, name string) (*iamv1alpha1.Membership, error) {
-	return d.memberships.get(name)
+	m, err := d.memberships.get(name)
+	if err != nil {
+		return nil, err
+	}
+	return m.Object(), nil
 }
 
 // usersByIdentity returns the users that a Kubernetes user name maps to,
 // oldest first.
 func (d *Directory) usersByIdentity(ctx context.Context, name string) ([]iamv1alpha1.User, error) {
 	var list iamv1alpha1.UserList
-	for _, user := range d.ids.users(name) {
+	// The User named name is not in the map: it is looked up as one more.
+	for _, user := range append(d.ids.users(name), name) {
 		u, err := d.User(ctx, user)
 		if apierrors.IsNotFound(err) {
 			// Deleted since: the identities catch up with the cache.

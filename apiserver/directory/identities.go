@@ -8,9 +8,11 @@ import (
 )
 
 // identities maps a Kubernetes user name to the Users it stands for: each
-// User's effective username and its spec.identities. It is kept with the
-// query index, from the same cache events. Nearly every name stands for one
-// User, so one map holds those and a second the few names claimed by more.
+// User's effective username and its spec.identities, but for the User's own
+// name, which the directory looks up in its store (most Users are named
+// after their username, and need no entry). It is kept with the query index,
+// from the same cache events. Nearly every name stands for one User, so one
+// map holds those and a second the few names claimed by more.
 type identities struct {
 	mu   sync.RWMutex
 	one  map[string]string
@@ -21,14 +23,14 @@ func newIdentities() *identities {
 	return &identities{one: map[string]string{}, more: map[string][]string{}}
 }
 
-// identityNames are the Kubernetes user names u stands for.
+// identityNames are the Kubernetes user names u stands for, but its own name.
 func identityNames(u *iamv1alpha1.User) []string {
-	if u == nil {
+	if u == nil || (u.EffectiveUsername() == u.Name && len(u.Spec.Identities) == 0) {
 		return nil
 	}
 	names := append([]string{u.EffectiveUsername()}, u.Spec.Identities...)
 	slices.Sort(names)
-	return slices.Compact(names)
+	return slices.DeleteFunc(slices.Compact(names), func(n string) bool { return n == u.Name })
 }
 
 // set records that the User named user, which stood for the names of old
@@ -82,7 +84,8 @@ func (ids *identities) remove(name, user string) {
 	}
 }
 
-// users returns the names of the Users that name stands for.
+// users returns the names of the Users other than the one named name that
+// name stands for.
 func (ids *identities) users(name string) []string {
 	ids.mu.RLock()
 	defer ids.mu.RUnlock()

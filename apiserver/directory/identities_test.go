@@ -19,7 +19,7 @@ func TestIdentitiesFollowTheUsers(t *testing.T) {
 	ids := newIdentities()
 	ada := identityUser("ada", "", "ada@corp", "ada@corp")
 	ids.set("ada", nil, ada)
-	g.Expect(ids.users("ada")).To(Equal([]string{"ada"}))
+	g.Expect(ids.users("ada")).To(BeEmpty(), "a User's own name is looked up in the store, not mapped")
 	g.Expect(ids.users("ada@corp")).To(Equal([]string{"ada"}))
 	g.Expect(ids.users("nobody")).To(BeEmpty())
 
@@ -34,6 +34,15 @@ func TestIdentitiesFollowTheUsers(t *testing.T) {
 	g.Expect(ids.users("ada@corp")).To(Equal([]string{"grace"}))
 	g.Expect(ids.users("ada")).To(BeEmpty())
 	g.Expect(ids.users("lovelace")).To(Equal([]string{"ada"}))
+	// A User that takes another username keeps no entry for its name.
+	bob := identityUser("bob", "")
+	ids.set("bob", nil, bob)
+	g.Expect(ids.one).NotTo(HaveKey("bob"))
+	ids.set("bob", bob, identityUser("bob", "robert"))
+	g.Expect(ids.users("robert")).To(Equal([]string{"bob"}))
+	ids.set("bob", identityUser("bob", "robert"), identityUser("bob", ""))
+	g.Expect(ids.users("robert")).To(BeEmpty())
+	ids.set("bob", bob, nil)
 
 	// A user's name is its username until it sets one.
 	ids.set("grace", grace, nil)

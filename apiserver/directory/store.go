@@ -15,11 +15,12 @@ import (
 
 // kindStore holds the objects of one kind for the directory. A reflector
 // lists and watches the kind and hands each object to the store, which
-// keeps it and applies the change to the directory (the index, the user
-// names, the watchers) in the same step. An informer would keep each object
-// once more in its own store, pass it through a queue and a listener's
-// buffer, and call the directory later.
-type kindStore[T client.Object] struct {
+// keeps its record R (the object itself, or a compact form of it) and
+// applies the change to the directory (the index, the user names, the
+// watchers) in the same step. An informer would keep each object once more
+// in its own store, pass it through a queue and a listener's buffer, and
+// call the directory later.
+type kindStore[T client.Object, R record] struct {
 	kind     string
 	resource schema.GroupResource
 	d        *Directory
@@ -27,25 +28,40 @@ type kindStore[T client.Object] struct {
 	// and the new one; remove gets the last state of a deleted one.
 	upsert func(old, obj any)
 	remove func(obj any)
+	// keep makes the record of an object, which may share the object's
+	// maps and slices (no one changes either); object makes the object of
+	// a record again.
+	keep   func(T) R
+	object func(R) T
 
 	mu   sync.RWMutex
-	objs map[string]T
+	objs map[string]R
 	// synced is closed once the first list has been applied.
 	synced chan struct{}
 	once   sync.Once
 }
 
-var _ toolscache.ReflectorStore = &kindStore[*iamv1alpha1.User]{}
+// record is what a store keeps of an object.
+type record interface {
+	GetName() string
+	GetResourceVersion() string
+}
 
-func newKindStore[T client.Object](d *Directory, kind, resource string, upsert func(old, obj any), remove func(obj any)) *kindStore[T] {
-	return &kindStore[T]{
+var _ toolscache.ReflectorStore = &kindStore[*iamv1alpha1.User, *userRecord]{}
+
+func newKindStore[T client.Object, R record](d *Directory, kind, resource string,
+	keep func(T) R, object func(R) T, upsert func(old, obj any), remove func(obj any)) *kindStore[T, R] {
+	return &kindStore[T, R]{
 		kind: kind, resource: iamv1alpha1.GroupVersion.WithResource(resource).GroupResource(),
-		d: d, upsert: upsert, remove: remove,
-		objs: map[string]T{}, synced: make(chan struct{}),
+		d: d, upsert: upsert, remove: remove, keep: keep, object: object,
+		objs: map[string]R{}, synced: make(chan struct{}),
 	}
 }
 
-func (s *kindStore[T]) typed(obj any) (T, error) {
+// same is keep and object for a kind kept as it is.
+func same[T client.Object](o T) T { return o }
+
+func (s *kindStore[T, R]) typed(obj any) (T, error) {
 	o, ok := obj.(T)
 	if !ok {
 		return o, fmt.Errorf("the %s store was handed a %T", s.kind, obj)
@@ -53,9 +69,9 @@ func (s *kindStore[T]) typed(obj any) (T, error) {
 	return o, nil
 }
 
-// get returns the object named name: the store's own, read it, never
+// get returns the record named name: the store's own, read it, never
 // change it.
-func (s *kindStore[T]) get(name string) (T, error) {
+func (s *kindStore[T, R]) get(name string) (R, error) {
 	s.mu.RLock()
 	o, ok := s.objs[name]
 	s.mu.RUnlock()
@@ -65,36 +81,37 @@ func (s *kindStore[T]) get(name string) (T, error) {
 	return o, nil
 }
 
-func (s *kindStore[T]) len() int {
+func (s *kindStore[T, R]) len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return len(s.objs)
 }
 
-// list returns every object, in no order.
-func (s *kindStore[T]) list() []T {
+// list returns every record, in no order.
+func (s *kindStore[T, R]) list() []R {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]T, 0, len(s.objs))
+	out := make([]R, 0, len(s.objs))
 	for _, o := range s.objs {
 		out = append(out, o)
 	}
 	return out
 }
 
-func (s *kindStore[T]) Add(obj any) error { return s.Update(obj) }
+func (s *kindStore[T, R]) Add(obj any) error { return s.Update(obj) }
 
-func (s *kindStore[T]) Update(obj any) error {
+func (s *kindStore[T, R]) Update(obj any) error {
 	o, err := s.typed(obj)
 	if err != nil {
 		return err
 	}
+	name, rec := o.GetName(), s.keep(o)
 	s.mu.Lock()
-	old, had := s.objs[o.GetName()]
-	s.objs[o.GetName()] = o
+	old, had := s.objs[name]
+	s.objs[name] = rec
 	s.mu.Unlock()
 	if had {
-		s.upsert(old, o)
+		s.upsert(s.object(old), o)
 	} else {
 		s.upsert(nil, o)
 	}
@@ -103,7 +120,7 @@ func (s *kindStore[T]) Update(obj any) error {
 
 // Delete removes the object of a DELETED event, which carries its last
 // state.
-func (s *kindStore[T]) Delete(obj any) error {
+func (s *kindStore[T, R]) Delete(obj any) error {
 	o, err := s.typed(obj)
 	if err != nil {
 		return err
@@ -118,31 +135,35 @@ func (s *kindStore[T]) Delete(obj any) error {
 // Replace takes a list: the first one, or a new one after the watch could
 // not resume. Objects it does not hold are deleted, and only objects whose
 // resourceVersion moved are changes.
-func (s *kindStore[T]) Replace(items []any, rv string) error {
-	next := make(map[string]T, len(items))
-	for _, it := range items {
+func (s *kindStore[T, R]) Replace(items []any, rv string) error {
+	objs := make([]T, len(items))
+	next := make(map[string]R, len(items))
+	for i, it := range items {
 		o, err := s.typed(it)
 		if err != nil {
 			return err
 		}
-		next[o.GetName()] = o
+		objs[i] = o
+	}
+	for _, o := range objs {
+		next[o.GetName()] = s.keep(o)
 	}
 	s.mu.Lock()
 	prev := s.objs
 	s.objs = next
 	s.mu.Unlock()
-	for name, o := range next {
-		old, had := prev[name]
+	for _, o := range objs {
+		old, had := prev[o.GetName()]
 		switch {
 		case !had:
 			s.upsert(nil, o)
 		case old.GetResourceVersion() != o.GetResourceVersion():
-			s.upsert(old, o)
+			s.upsert(s.object(old), o)
 		}
 	}
 	for name, old := range prev {
 		if _, ok := next[name]; !ok {
-			s.remove(old)
+			s.remove(s.object(old))
 		}
 	}
 	// The list's resourceVersion is where history starts, even when the
@@ -153,10 +174,10 @@ func (s *kindStore[T]) Replace(items []any, rv string) error {
 }
 
 // Resync is for queues; a store has nothing to send again.
-func (s *kindStore[T]) Resync() error { return nil }
+func (s *kindStore[T, R]) Resync() error { return nil }
 
 // waitSynced blocks until the first list has been applied or ctx ends.
-func (s *kindStore[T]) waitSynced(ctx context.Context) bool {
+func (s *kindStore[T, R]) waitSynced(ctx context.Context) bool {
 	select {
 	case <-s.synced:
 		return true
@@ -166,7 +187,7 @@ func (s *kindStore[T]) waitSynced(ctx context.Context) bool {
 }
 
 // reflector lists and watches the store's kind with lw.
-func (s *kindStore[T]) reflector(lw toolscache.ListerWatcher, expected T) *toolscache.Reflector {
+func (s *kindStore[T, R]) reflector(lw toolscache.ListerWatcher, expected T) *toolscache.Reflector {
 	return toolscache.NewReflectorWithOptions(lw, expected, s, toolscache.ReflectorOptions{
 		Name: "directory " + s.resource.Resource, TypeDescription: s.resource.String(),
 	})

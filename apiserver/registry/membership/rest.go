@@ -158,17 +158,18 @@ func (r *REST) parse(lq directory.ListQuery, options *metainternalversion.ListOp
 	return lr, nil
 }
 
-// matches applies the filters that do not depend on who asks.
-func (lr *listRequest) matches(m *iamv1alpha1.Membership) bool {
-	state := m.Spec.State
+// matches applies the filters that do not depend on who asks to the
+// membership named name, with labelsOf giving its labels.
+func (lr *listRequest) matches(name string, spec *iamv1alpha1.MembershipSpec, labelsOf func() map[string]string) bool {
+	state := spec.State
 	if state == "" {
 		state = iamv1alpha1.MembershipActive
 	}
-	return (lr.user == "" || m.Spec.User == lr.user) &&
-		(len(lr.roles) == 0 || slices.Contains(lr.roles, m.Spec.Role)) &&
+	return (lr.user == "" || spec.User == lr.user) &&
+		(len(lr.roles) == 0 || slices.Contains(lr.roles, spec.Role)) &&
 		(lr.state == "" || state == lr.state) &&
-		(lr.field == nil || lr.field.Empty() || lr.field.Matches(fields.Set{"metadata.name": m.Name})) &&
-		(lr.label == nil || lr.label.Empty() || lr.label.Matches(labels.Set(m.Labels)))
+		(lr.field == nil || lr.field.Empty() || lr.field.Matches(fields.Set{"metadata.name": name})) &&
+		(lr.label == nil || lr.label.Empty() || lr.label.Matches(labels.Set(labelsOf())))
 }
 
 // visible lists the memberships the caller may see for the request, sorted
@@ -176,7 +177,7 @@ func (lr *listRequest) matches(m *iamv1alpha1.Membership) bool {
 // unknown one, 403 for a caller who is not an active member of it);
 // without one, everything for an administrator and the caller's own for
 // anyone else.
-func (r *REST) visible(ctx context.Context, snap *query.Snapshot, c *directory.Caller, lr *listRequest) ([]*iamv1alpha1.Membership, error) {
+func (r *REST) visible(ctx context.Context, snap *query.Snapshot, c *directory.Caller, lr *listRequest) ([]*directory.MembershipRecord, error) {
 	org := lr.page.Org
 	slug := ""
 	switch {
@@ -195,16 +196,16 @@ func (r *REST) visible(ctx context.Context, snap *query.Snapshot, c *directory.C
 		return nil, nil
 	}
 	s := standingOf(snap, c)
-	var out []*iamv1alpha1.Membership
+	var out []*directory.MembershipRecord
 	// The catalog is in name order; the filters keep it.
 	for _, m := range r.dir.SortedMemberships() {
 		if slug != "" && m.Spec.Organization != slug {
 			continue
 		}
-		if !org.Set && !c.Admin && !isSelf(c, m) {
+		if !org.Set && !c.Admin && !isSelf(c, &m.Spec) {
 			continue
 		}
-		if canSee(c, s, m) && lr.matches(m) {
+		if canSee(c, s, &m.Spec) && lr.matches(m.Name, &m.Spec, m.Labels) {
 			out = append(out, m)
 		}
 	}
@@ -264,7 +265,7 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 		}
 	}
 	for _, m := range rows[lo:hi] {
-		list.Items = append(list.Items, *view(snap, m))
+		list.Items = append(list.Items, *view(snap, m.Object()))
 	}
 	return list, nil
 }
@@ -309,7 +310,7 @@ func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runt
 
 func (r *REST) visibleMembership(ctx context.Context, snap *query.Snapshot, c *directory.Caller, name string) (*iamv1alpha1.Membership, error) {
 	m, err := r.dir.Membership(ctx, name)
-	if apierrors.IsNotFound(err) || (err == nil && !canSee(c, standingOf(snap, c), m)) {
+	if apierrors.IsNotFound(err) || (err == nil && !canSee(c, standingOf(snap, c), &m.Spec)) {
 		return nil, apierrors.NewNotFound(resource, name)
 	}
 	if err != nil {
@@ -346,13 +347,22 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 				if slug == "" || m.Spec.Organization != slug {
 					return false
 				}
-			} else if !caller.Admin && !isSelf(caller, m) {
+			} else if !caller.Admin && !isSelf(caller, &m.Spec) {
 				return false
 			}
-			return canSee(caller, standingOf(snap, caller), m) && lr.matches(m)
+			return canSee(caller, standingOf(snap, caller), &m.Spec) &&
+				lr.matches(m.Name, &m.Spec, func() map[string]string { return m.Labels })
 		},
 		Initial: func(ctx context.Context) ([]*iamv1alpha1.Membership, error) {
-			return r.visible(ctx, r.dir.Snapshot(), caller, lr)
+			rows, err := r.visible(ctx, r.dir.Snapshot(), caller, lr)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]*iamv1alpha1.Membership, len(rows))
+			for i, m := range rows {
+				out[i] = m.Object()
+			}
+			return out, nil
 		},
 		View: func(m *iamv1alpha1.Membership) runtime.Object { return view(r.dir.Snapshot(), m) },
 		Bookmark: func(rv string) runtime.Object {

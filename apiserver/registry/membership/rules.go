@@ -42,19 +42,19 @@ func manages(r query.Role) bool { return r == query.RoleOwner || r == query.Role
 // staff are the roles a maintainer may invite, change and remove.
 var staff = []iamv1alpha1.MembershipRole{iamv1alpha1.RoleSupervisor, iamv1alpha1.RoleWorker}
 
-func isSelf(c *directory.Caller, m *iamv1alpha1.Membership) bool {
-	return c.User != nil && c.User.Name == m.Spec.User
+func isSelf(c *directory.Caller, m *iamv1alpha1.MembershipSpec) bool {
+	return c.User != nil && c.User.Name == m.User
 }
 
 // canSee reports whether the caller may see m: administrators see all, a
 // user their own memberships, an organization's owner and maintainers all
 // of its memberships, its other active members its active ones.
-func canSee(c *directory.Caller, s standing, m *iamv1alpha1.Membership) bool {
+func canSee(c *directory.Caller, s standing, m *iamv1alpha1.MembershipSpec) bool {
 	if c.Admin || isSelf(c, m) {
 		return true
 	}
-	r := s.role(m.Spec.Organization)
-	return manages(r) || (r != "" && m.Active())
+	r := s.role(m.Organization)
+	return manages(r) || (r != "" && m.State != iamv1alpha1.MembershipPending)
 }
 
 func forbidden(name string, format string, args ...any) error {
@@ -103,7 +103,7 @@ func mayChangeState(c *directory.Caller, m *iamv1alpha1.Membership, next iamv1al
 	if next == iamv1alpha1.MembershipPending {
 		return forbidden(m.Name, "a membership cannot become an invitation again")
 	}
-	if !isSelf(c, m) {
+	if !isSelf(c, &m.Spec) {
 		return forbidden(m.Name, "only the invitee may accept an invitation")
 	}
 	return nil
@@ -115,7 +115,7 @@ func mayChangeRole(c *directory.Caller, s standing, m *iamv1alpha1.Membership, n
 		return nil
 	}
 	org := m.Spec.Organization
-	if isSelf(c, m) {
+	if isSelf(c, &m.Spec) {
 		return forbidden(m.Name, "no one may change their own role")
 	}
 	switch s.role(org) {
@@ -144,7 +144,7 @@ func mayDelete(c *directory.Caller, s standing, m *iamv1alpha1.Membership) error
 		return nil
 	}
 	org := m.Spec.Organization
-	if isSelf(c, m) {
+	if isSelf(c, &m.Spec) {
 		if m.Active() && m.Spec.Role == iamv1alpha1.RoleOwner {
 			return forbidden(m.Name, "the owner may not leave the organization")
 		}

@@ -1,0 +1,476 @@
+package directory
+
+import (
+	"encoding/hex"
+	"maps"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unique"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
+)
+
+// The directory keeps each User as a userRecord rather than as the typed
+// object: a typed User with its annotation map, condition and strings
+// takes about 1.3 KiB, its record about a third of that. A record holds the
+// fields every User has in their compact form (the UID as 16 bytes, the
+// resourceVersion and times as numbers, the strings many Users share, such
+// as condition reasons, annotation keys and finalizers, once for all); what
+// does not fit that form, a field the record does not know among it, stays
+// in a residual User, nil for nearly every User. Reading a User builds the
+// typed object again, field for field equal to the one kept
+// (TestUserRecordRoundTrip).
+
+// metaRecord is the compact form of an object's metadata but its name.
+type metaRecord struct {
+	uid         [16]byte
+	rv          uint64
+	generation  int64
+	created     int64
+	labels      []pairRecord
+	annotations []pairRecord
+	// finalizers are the finalizers joined by NUL.
+	finalizers unique.Handle[string]
+	has        metaFields
+}
+
+type metaFields uint8
+
+const (
+	hasUID metaFields = 1 << iota
+	hasRV
+	hasCreated
+	hasFinalizers
+)
+
+// pairRecord is one label or annotation; keys repeat across objects.
+type pairRecord struct {
+	key   unique.Handle[string]
+	value string
+}
+
+// take moves what fits the record out of m.
+func (r *metaRecord) take(m *metav1.ObjectMeta) {
+	if uid, ok := parseUID(string(m.UID)); ok {
+		r.uid, m.UID = uid, ""
+		r.has |= hasUID
+	}
+	if n, err := strconv.ParseUint(m.ResourceVersion, 10, 64); err == nil && strconv.FormatUint(n, 10) == m.ResourceVersion {
+		r.rv, m.ResourceVersion = n, ""
+		r.has |= hasRV
+	}
+	r.generation, m.Generation = m.Generation, 0
+	if s, ok := seconds(m.CreationTimestamp.Time); ok {
+		r.created, m.CreationTimestamp = s, metav1.Time{}
+		r.has |= hasCreated
+	}
+	if len(m.Labels) > 0 {
+		r.labels, m.Labels = pairsOf(m.Labels), nil
+	}
+	if len(m.Annotations) > 0 {
+		r.annotations, m.Annotations = pairsOf(m.Annotations), nil
+	}
+	if len(m.Finalizers) > 0 && !slices.ContainsFunc(m.Finalizers, func(f string) bool { return f == "" || strings.Contains(f, "\x00") }) {
+		r.finalizers, m.Finalizers = unique.Make(strings.Join(m.Finalizers, "\x00")), nil
+		r.has |= hasFinalizers
+	}
+}
+
+// put writes the record's fields into m.
+func (r *metaRecord) put(m *metav1.ObjectMeta) {
+	if r.has&hasUID != 0 {
+		m.UID = formatUID(r.uid)
+	}
+	if r.has&hasRV != 0 {
+		m.ResourceVersion = strconv.FormatUint(r.rv, 10)
+	}
+	if r.generation != 0 {
+		m.Generation = r.generation
+	}
+	if r.has&hasCreated != 0 {
+		m.CreationTimestamp = timeOf(r.created)
+	}
+	if r.labels != nil {
+		m.Labels = mapOf(r.labels)
+	}
+	if r.annotations != nil {
+		m.Annotations = mapOf(r.annotations)
+	}
+	if r.has&hasFinalizers != 0 {
+		m.Finalizers = strings.Split(r.finalizers.Value(), "\x00")
+	}
+}
+
+func (r *metaRecord) resourceVersion() string {
+	if r.has&hasRV == 0 {
+		return ""
+	}
+	return strconv.FormatUint(r.rv, 10)
+}
+
+func pairsOf(m map[string]string) []pairRecord {
+	out := make([]pairRecord, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, pairRecord{key: unique.Make(k), value: m[k]})
+	}
+	return out
+}
+
+func mapOf(pairs []pairRecord) map[string]string {
+	m := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		m[p.key.Value()] = p.value
+	}
+	return m
+}
+
+// parseUID reads a UID in its canonical form, a lowercase UUID.
+func parseUID(s string) ([16]byte, bool) {
+	var uid [16]byte
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return uid, false
+	}
+	digits := s[:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+	if _, err := hex.Decode(uid[:], []byte(digits)); err != nil || hex.EncodeToString(uid[:]) != digits || uid == [16]byte{} {
+		return [16]byte{}, false
+	}
+	return uid, true
+}
+
+func formatUID(uid [16]byte) types.UID {
+	h := hex.EncodeToString(uid[:])
+	return types.UID(h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:])
+}
+
+// seconds is t as Unix seconds when timeOf gives t back exactly: a time
+// read from JSON, which has whole seconds in the local zone.
+func seconds(t time.Time) (int64, bool) {
+	if t.IsZero() || t.Nanosecond() != 0 || t.Location() != time.Local {
+		return 0, false
+	}
+	s := t.Unix()
+	return s, timeOf(s).Time == t
+}
+
+func timeOf(s int64) metav1.Time { return metav1.Time{Time: time.Unix(s, 0).Local()} }
+
+// conditionText is what conditions of many objects share.
+type conditionText struct {
+	typ, status, reason, message string
+}
+
+// conditionRecord is one condition: its shared text, its generation and
+// when it last changed.
+type conditionRecord struct {
+	text               unique.Handle[conditionText]
+	observedGeneration int64
+	changed            int64
+}
+
+// conditionsOf returns the records of conds, or false when one of them
+// does not fit.
+func conditionsOf(conds []metav1.Condition) ([]conditionRecord, bool) {
+	out := make([]conditionRecord, len(conds))
+	for i, c := range conds {
+		s, ok := seconds(c.LastTransitionTime.Time)
+		if !ok {
+			return nil, false
+		}
+		out[i] = conditionRecord{
+			text:               unique.Make(conditionText{typ: c.Type, status: string(c.Status), reason: c.Reason, message: c.Message}),
+			observedGeneration: c.ObservedGeneration,
+			changed:            s,
+		}
+	}
+	return out, true
+}
+
+func conditions(recs []conditionRecord) []metav1.Condition {
+	if recs == nil {
+		return nil
+	}
+	out := make([]metav1.Condition, len(recs))
+	for i, r := range recs {
+		t := r.text.Value()
+		out[i] = metav1.Condition{
+			Type: t.typ, Status: metav1.ConditionStatus(t.status), Reason: t.reason, Message: t.message,
+			ObservedGeneration: r.observedGeneration, LastTransitionTime: timeOf(r.changed),
+		}
+	}
+	return out
+}
+
+// userRecord is the compact form of a User.
+type userRecord struct {
+	name                                 string
+	meta                                 metaRecord
+	username, firstName, lastName, email string
+	identities                           []string
+	// groups are spec.groups joined by NUL.
+	groups             unique.Handle[string]
+	id                 int64
+	statusUsername     string
+	dateJoined         int64
+	lastLogin          int64
+	organizations      []organizationRecord
+	conditions         []conditionRecord
+	observedGeneration int64
+	has                userFields
+	// rest holds what did not fit the fields above, nil when nothing.
+	rest *iamv1alpha1.User
+}
+
+type userFields uint8
+
+const (
+	hasActive userFields = 1 << iota
+	isActive
+	isStaff
+	isSuperuser
+	hasGroups
+	hasDateJoined
+	hasLastLogin
+)
+
+type organizationRecord struct {
+	organization, role unique.Handle[string]
+}
+
+func (r *userRecord) GetName() string { return r.name }
+func (r *userRecord) GetResourceVersion() string {
+	if r.meta.has&hasRV == 0 && r.rest != nil {
+		return r.rest.ResourceVersion
+	}
+	return r.meta.resourceVersion()
+}
+
+// keepUser returns the record of u, which may share u's maps and slices:
+// change neither.
+func keepUser(u *iamv1alpha1.User) *userRecord {
+	r := &userRecord{}
+	rest := *u
+	r.name, rest.Name = rest.Name, ""
+	r.meta.take(&rest.ObjectMeta)
+	spec, status := &rest.Spec, &rest.Status
+	r.username, spec.Username = spec.Username, ""
+	r.firstName, spec.FirstName = spec.FirstName, ""
+	r.lastName, spec.LastName = spec.LastName, ""
+	r.email, spec.Email = spec.Email, ""
+	if spec.IsActive != nil {
+		r.has |= hasActive
+		if *spec.IsActive {
+			r.has |= isActive
+		}
+		spec.IsActive = nil
+	}
+	if spec.IsStaff {
+		r.has, spec.IsStaff = r.has|isStaff, false
+	}
+	if spec.IsSuperuser {
+		r.has, spec.IsSuperuser = r.has|isSuperuser, false
+	}
+	if len(spec.Groups) > 0 && !slices.ContainsFunc(spec.Groups, func(g string) bool { return strings.Contains(g, "\x00") }) {
+		r.groups, spec.Groups = unique.Make(strings.Join(spec.Groups, "\x00")), nil
+		r.has |= hasGroups
+	}
+	r.identities, spec.Identities = spec.Identities, nil
+	r.id, status.ID = status.ID, 0
+	r.statusUsername, status.Username = status.Username, ""
+	if r.statusUsername == r.username {
+		// One string for both.
+		r.statusUsername = r.username
+	}
+	if status.DateJoined != nil {
+		if s, ok := seconds(status.DateJoined.Time); ok {
+			r.dateJoined, status.DateJoined = s, nil
+			r.has |= hasDateJoined
+		}
+	}
+	if status.LastLogin != nil {
+		if s, ok := seconds(status.LastLogin.Time); ok {
+			r.lastLogin, status.LastLogin = s, nil
+			r.has |= hasLastLogin
+		}
+	}
+	if len(status.Organizations) > 0 {
+		r.organizations = make([]organizationRecord, len(status.Organizations))
+		for i, o := range status.Organizations {
+			r.organizations[i] = organizationRecord{organization: unique.Make(o.Organization), role: unique.Make(string(o.Role))}
+		}
+		status.Organizations = nil
+	}
+	if len(status.Conditions) > 0 {
+		if conds, ok := conditionsOf(status.Conditions); ok {
+			r.conditions, status.Conditions = conds, nil
+		}
+	}
+	r.observedGeneration, status.ObservedGeneration = status.ObservedGeneration, 0
+	if !reflect.ValueOf(rest).IsZero() {
+		r.rest = &rest
+	}
+	return r
+}
+
+// user builds the User the record was made of: a new object, the caller's
+// to change.
+func (r *userRecord) user() *iamv1alpha1.User {
+	u := &iamv1alpha1.User{}
+	if r.rest != nil {
+		r.rest.DeepCopyInto(u)
+	}
+	u.Name = r.name
+	r.meta.put(&u.ObjectMeta)
+	spec, status := &u.Spec, &u.Status
+	spec.Username, spec.FirstName, spec.LastName, spec.Email = r.username, r.firstName, r.lastName, r.email
+	if r.has&hasActive != 0 {
+		spec.IsActive = new(r.has&isActive != 0)
+	}
+	spec.IsStaff = spec.IsStaff || r.has&isStaff != 0
+	spec.IsSuperuser = spec.IsSuperuser || r.has&isSuperuser != 0
+	if r.has&hasGroups != 0 {
+		spec.Groups = strings.Split(r.groups.Value(), "\x00")
+	}
+	if r.identities != nil {
+		spec.Identities = slices.Clone(r.identities)
+	}
+	if r.id != 0 {
+		status.ID = r.id
+	}
+	if r.statusUsername != "" {
+		status.Username = r.statusUsername
+	}
+	if r.has&hasDateJoined != 0 {
+		status.DateJoined = new(timeOf(r.dateJoined))
+	}
+	if r.has&hasLastLogin != 0 {
+		status.LastLogin = new(timeOf(r.lastLogin))
+	}
+	if r.organizations != nil {
+		status.Organizations = make([]iamv1alpha1.UserOrganization, len(r.organizations))
+		for i, o := range r.organizations {
+			status.Organizations[i] = iamv1alpha1.UserOrganization{Organization: o.organization.Value(), Role: iamv1alpha1.MembershipRole(o.role.Value())}
+		}
+	}
+	if r.conditions != nil {
+		status.Conditions = conditions(r.conditions)
+	}
+	if r.observedGeneration != 0 {
+		status.ObservedGeneration = r.observedGeneration
+	}
+	return u
+}
+
+// MembershipRecord is how the directory keeps a Membership: its name and
+// spec as they are, for the scans of every membership that filter on them,
+// the rest in compact form. Object builds the Membership again.
+type MembershipRecord struct {
+	Name string
+	// Spec is the Membership's spec, its organization, role and state
+	// strings shared with every other Membership's.
+	Spec               iamv1alpha1.MembershipSpec
+	meta               metaRecord
+	joined             int64
+	conditions         []conditionRecord
+	observedGeneration int64
+	hasJoined          bool
+	// rest holds what did not fit the fields above, nil when nothing.
+	rest *iamv1alpha1.Membership
+}
+
+func (r *MembershipRecord) GetName() string { return r.Name }
+
+func (r *MembershipRecord) GetResourceVersion() string {
+	if r.meta.has&hasRV == 0 && r.rest != nil {
+		return r.rest.ResourceVersion
+	}
+	return r.meta.resourceVersion()
+}
+
+// Labels are the Membership's labels.
+func (r *MembershipRecord) Labels() map[string]string {
+	if r.meta.labels != nil {
+		return mapOf(r.meta.labels)
+	}
+	if r.rest != nil {
+		return r.rest.Labels
+	}
+	return nil
+}
+
+// Active reports whether the membership is active rather than pending.
+func (r *MembershipRecord) Active() bool {
+	return r.Spec.State != iamv1alpha1.MembershipPending
+}
+
+// keepMembership returns the record of m, which may share m's maps and
+// slices: change neither.
+func keepMembership(m *iamv1alpha1.Membership) *MembershipRecord {
+	r := &MembershipRecord{}
+	rest := *m
+	r.Name, rest.Name = rest.Name, ""
+	r.Spec, rest.Spec = rest.Spec, iamv1alpha1.MembershipSpec{}
+	r.Spec.Organization = shared(r.Spec.Organization)
+	r.Spec.Role = iamv1alpha1.MembershipRole(shared(string(r.Spec.Role)))
+	r.Spec.State = iamv1alpha1.MembershipState(shared(string(r.Spec.State)))
+	r.meta.take(&rest.ObjectMeta)
+	status := &rest.Status
+	if status.JoinedDate != nil {
+		if s, ok := seconds(status.JoinedDate.Time); ok {
+			r.joined, r.hasJoined, status.JoinedDate = s, true, nil
+		}
+	}
+	if len(status.Conditions) > 0 {
+		if conds, ok := conditionsOf(status.Conditions); ok {
+			r.conditions, status.Conditions = conds, nil
+		}
+	}
+	r.observedGeneration, status.ObservedGeneration = status.ObservedGeneration, 0
+	if !reflect.ValueOf(rest).IsZero() {
+		r.rest = &rest
+	}
+	return r
+}
+
+// Object builds the Membership the record was made of: a new object, the
+// caller's to change.
+func (r *MembershipRecord) Object() *iamv1alpha1.Membership {
+	m := &iamv1alpha1.Membership{}
+	if r.rest != nil {
+		r.rest.DeepCopyInto(m)
+	}
+	m.Name, m.Spec = r.Name, r.Spec
+	r.meta.put(&m.ObjectMeta)
+	if r.hasJoined {
+		m.Status.JoinedDate = new(timeOf(r.joined))
+	}
+	if r.conditions != nil {
+		m.Status.Conditions = conditions(r.conditions)
+	}
+	if r.observedGeneration != 0 {
+		m.Status.ObservedGeneration = r.observedGeneration
+	}
+	return m
+}
+
+// sharedStrings holds one copy of each organization name, role and state
+// the directory has seen: few, and the same in many Memberships.
+var sharedStrings sync.Map
+
+func shared(s string) string {
+	if s == "" {
+		return s
+	}
+	if v, ok := sharedStrings.Load(s); ok {
+		return v.(string)
+	}
+	c := strings.Clone(s)
+	v, _ := sharedStrings.LoadOrStore(c, c)
+	return v.(string)
+}
