@@ -108,10 +108,10 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 		seen:    map[string]uint64{},
 	}
 	d.changed = sync.NewCond(&d.mu)
-	d.users = newKindStore(d, kindUser, "users", keepUser, (*userRecord).user, d.upsertUser, d.deleteUser)
-	d.memberships = newKindStore(d, kindMembership, "memberships", keepMembership, (*MembershipRecord).Object, d.upsertMembership, d.deleteMembership)
+	d.users = newKindStore(d, kindUser, "users", keepUser, readUser, d.upsertUser, d.deleteUser)
+	d.memberships = newKindStore(d, kindMembership, "memberships", keepMembership, readMembership, d.upsertMembership, d.deleteMembership)
 	d.organizations = newKindStore(d, kindOrganization, "organizations",
-		same[*iamv1alpha1.Organization], same[*iamv1alpha1.Organization], d.upsertOrganization, d.deleteOrganization)
+		same[*iamv1alpha1.Organization], itself[*iamv1alpha1.Organization], d.upsertOrganization, d.deleteOrganization)
 	d.catalog = newCatalog(d.memberships.list)
 	d.reflectors = []*toolscache.Reflector{
 		d.users.reflector(newListWatch(cfg, hc, &iamv1alpha1.User{}), &iamv1alpha1.User{}),
@@ -368,7 +368,7 @@ func (d *Directory) User(ctx context.Context, name string) (*iamv1alpha1.User, e
 	if err != nil {
 		return nil, err
 	}
-	return r.user(), nil
+	return r.user(name), nil
 }
 
 // MembershipsOf returns copies of the cached memberships of the User named

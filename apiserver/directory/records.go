@@ -3,6 +3,7 @@ package directory
 import (
 	"encoding/hex"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -30,15 +31,19 @@ import (
 
 // metaRecord is the compact form of an object's metadata but its name.
 type metaRecord struct {
-	uid         [16]byte
-	rv          uint64
-	generation  int64
-	created     int64
-	labels      []pairRecord
-	annotations []pairRecord
+	uid        [16]byte
+	rv         uint64
+	generation int64
+	created    int64
+	// pairs are the labels, the first nlabels, then the annotations.
+	pairs []pairRecord
 	// finalizers are the finalizers joined by NUL.
 	finalizers unique.Handle[string]
+	nlabels    uint16
 	has        metaFields
+	// own are the flags of the record that holds the metadata, kept here
+	// where they take no room of their own.
+	own uint16
 }
 
 type metaFields uint8
@@ -48,6 +53,8 @@ const (
 	hasRV
 	hasCreated
 	hasFinalizers
+	hasLabels
+	hasAnnotations
 )
 
 // pairRecord is one label or annotation; keys repeat across objects.
@@ -71,13 +78,15 @@ func (r *metaRecord) take(m *metav1.ObjectMeta) {
 		r.created, m.CreationTimestamp = s, metav1.Time{}
 		r.has |= hasCreated
 	}
-	if len(m.Labels) > 0 {
-		r.labels, m.Labels = pairsOf(m.Labels), nil
+	if n := len(m.Labels); n > 0 && n <= math.MaxUint16 {
+		r.pairs, r.nlabels, m.Labels = pairsOf(nil, m.Labels), uint16(n), nil
+		r.has |= hasLabels
 	}
 	if len(m.Annotations) > 0 {
-		r.annotations, m.Annotations = pairsOf(m.Annotations), nil
+		r.pairs, m.Annotations = pairsOf(r.pairs, m.Annotations), nil
+		r.has |= hasAnnotations
 	}
-	if len(m.Finalizers) > 0 && !slices.ContainsFunc(m.Finalizers, func(f string) bool { return f == "" || strings.Contains(f, "\x00") }) {
+	if len(m.Finalizers) > 0 && !slices.ContainsFunc(m.Finalizers, func(f string) bool { return strings.Contains(f, "\x00") }) {
 		r.finalizers, m.Finalizers = unique.Make(strings.Join(m.Finalizers, "\x00")), nil
 		r.has |= hasFinalizers
 	}
@@ -97,16 +106,18 @@ func (r *metaRecord) put(m *metav1.ObjectMeta) {
 	if r.has&hasCreated != 0 {
 		m.CreationTimestamp = timeOf(r.created)
 	}
-	if r.labels != nil {
-		m.Labels = mapOf(r.labels)
+	if r.has&hasLabels != 0 {
+		m.Labels = mapOf(r.labels())
 	}
-	if r.annotations != nil {
-		m.Annotations = mapOf(r.annotations)
+	if r.has&hasAnnotations != 0 {
+		m.Annotations = mapOf(r.pairs[r.nlabels:])
 	}
 	if r.has&hasFinalizers != 0 {
 		m.Finalizers = strings.Split(r.finalizers.Value(), "\x00")
 	}
 }
+
+func (r *metaRecord) labels() []pairRecord { return r.pairs[:r.nlabels] }
 
 func (r *metaRecord) resourceVersion() string {
 	if r.has&hasRV == 0 {
@@ -115,8 +126,9 @@ func (r *metaRecord) resourceVersion() string {
 	return strconv.FormatUint(r.rv, 10)
 }
 
-func pairsOf(m map[string]string) []pairRecord {
-	out := make([]pairRecord, 0, len(m))
+// pairsOf appends the pairs of m, in key order, to out.
+func pairsOf(out []pairRecord, m map[string]string) []pairRecord {
+	out = slices.Grow(out, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, pairRecord{key: unique.Make(k), value: m[k]})
 	}
@@ -207,43 +219,39 @@ func conditions(recs []conditionRecord) []metav1.Condition {
 	return out
 }
 
-// userRecord is the compact form of a User.
+// userRecord is the compact form of a User but its name, which is the
+// store's key.
 type userRecord struct {
-	name                                 string
 	meta                                 metaRecord
 	username, firstName, lastName, email string
-	identities                           []string
-	// groups are spec.groups joined by NUL.
-	groups             unique.Handle[string]
-	id                 int64
-	statusUsername     string
-	dateJoined         int64
-	lastLogin          int64
-	organizations      []organizationRecord
-	conditions         []conditionRecord
-	observedGeneration int64
-	has                userFields
+	// identities are spec.identities joined by NUL.
+	identities string
+	// groups are spec.groups joined by NUL; organizations are
+	// status.organizations, each organization and its role, joined by NUL.
+	groups, organizations unique.Handle[string]
+	id                    int64
+	dateJoined            int64
+	lastLogin             int64
+	conditions            []conditionRecord
+	observedGeneration    int64
 	// rest holds what did not fit the fields above, nil when nothing.
 	rest *iamv1alpha1.User
 }
 
-type userFields uint8
-
+// The flags of a userRecord, in its meta.own.
 const (
-	hasActive userFields = 1 << iota
+	hasActive uint16 = 1 << iota
 	isActive
 	isStaff
 	isSuperuser
 	hasGroups
+	hasIdentities
+	hasStatusUsername
+	hasOrganizations
 	hasDateJoined
 	hasLastLogin
 )
 
-type organizationRecord struct {
-	organization, role unique.Handle[string]
-}
-
-func (r *userRecord) GetName() string { return r.name }
 func (r *userRecord) GetResourceVersion() string {
 	if r.meta.has&hasRV == 0 && r.rest != nil {
 		return r.rest.ResourceVersion
@@ -251,60 +259,65 @@ func (r *userRecord) GetResourceVersion() string {
 	return r.meta.resourceVersion()
 }
 
+// joinable reports whether strings joined by NUL split back into them.
+func joinable(list []string) bool {
+	return len(list) > 0 && !slices.ContainsFunc(list, func(s string) bool { return strings.Contains(s, "\x00") })
+}
+
 // keepUser returns the record of u, which may share u's maps and slices:
 // change neither.
 func keepUser(u *iamv1alpha1.User) *userRecord {
 	r := &userRecord{}
 	rest := *u
-	r.name, rest.Name = rest.Name, ""
+	rest.Name = ""
 	r.meta.take(&rest.ObjectMeta)
 	spec, status := &rest.Spec, &rest.Status
 	r.username, spec.Username = spec.Username, ""
 	r.firstName, spec.FirstName = spec.FirstName, ""
 	r.lastName, spec.LastName = spec.LastName, ""
 	r.email, spec.Email = spec.Email, ""
+	has := uint16(0)
 	if spec.IsActive != nil {
-		r.has |= hasActive
+		has |= hasActive
 		if *spec.IsActive {
-			r.has |= isActive
+			has |= isActive
 		}
 		spec.IsActive = nil
 	}
 	if spec.IsStaff {
-		r.has, spec.IsStaff = r.has|isStaff, false
+		has, spec.IsStaff = has|isStaff, false
 	}
 	if spec.IsSuperuser {
-		r.has, spec.IsSuperuser = r.has|isSuperuser, false
+		has, spec.IsSuperuser = has|isSuperuser, false
 	}
-	if len(spec.Groups) > 0 && !slices.ContainsFunc(spec.Groups, func(g string) bool { return strings.Contains(g, "\x00") }) {
+	if joinable(spec.Groups) {
 		r.groups, spec.Groups = unique.Make(strings.Join(spec.Groups, "\x00")), nil
-		r.has |= hasGroups
+		has |= hasGroups
 	}
-	r.identities, spec.Identities = spec.Identities, nil
+	if joinable(spec.Identities) {
+		r.identities, spec.Identities = strings.Join(spec.Identities, "\x00"), nil
+		has |= hasIdentities
+	}
 	r.id, status.ID = status.ID, 0
-	r.statusUsername, status.Username = status.Username, ""
-	if r.statusUsername == r.username {
-		// One string for both.
-		r.statusUsername = r.username
+	if status.Username != "" && status.Username == r.username {
+		// The controllers copy the username they grant into the status.
+		has, status.Username = has|hasStatusUsername, ""
 	}
 	if status.DateJoined != nil {
 		if s, ok := seconds(status.DateJoined.Time); ok {
 			r.dateJoined, status.DateJoined = s, nil
-			r.has |= hasDateJoined
+			has |= hasDateJoined
 		}
 	}
 	if status.LastLogin != nil {
 		if s, ok := seconds(status.LastLogin.Time); ok {
 			r.lastLogin, status.LastLogin = s, nil
-			r.has |= hasLastLogin
+			has |= hasLastLogin
 		}
 	}
-	if len(status.Organizations) > 0 {
-		r.organizations = make([]organizationRecord, len(status.Organizations))
-		for i, o := range status.Organizations {
-			r.organizations[i] = organizationRecord{organization: unique.Make(o.Organization), role: unique.Make(string(o.Role))}
-		}
-		status.Organizations = nil
+	if orgs := organizationList(status.Organizations); joinable(orgs) {
+		r.organizations, status.Organizations = unique.Make(strings.Join(orgs, "\x00")), nil
+		has |= hasOrganizations
 	}
 	if len(status.Conditions) > 0 {
 		if conds, ok := conditionsOf(status.Conditions); ok {
@@ -312,50 +325,63 @@ func keepUser(u *iamv1alpha1.User) *userRecord {
 		}
 	}
 	r.observedGeneration, status.ObservedGeneration = status.ObservedGeneration, 0
+	r.meta.own = has
 	if !reflect.ValueOf(rest).IsZero() {
 		r.rest = &rest
 	}
 	return r
 }
 
-// user builds the User the record was made of: a new object, the caller's
-// to change.
-func (r *userRecord) user() *iamv1alpha1.User {
+func readUser(name string, r *userRecord) *iamv1alpha1.User { return r.user(name) }
+
+// organizationList is each organization of orgs followed by its role.
+func organizationList(orgs []iamv1alpha1.UserOrganization) []string {
+	out := make([]string, 0, 2*len(orgs))
+	for _, o := range orgs {
+		out = append(out, o.Organization, string(o.Role))
+	}
+	return out
+}
+
+// user builds the User named name the record was made of: a new object,
+// the caller's to change.
+func (r *userRecord) user(name string) *iamv1alpha1.User {
 	u := &iamv1alpha1.User{}
 	if r.rest != nil {
 		r.rest.DeepCopyInto(u)
 	}
-	u.Name = r.name
+	u.Name = name
 	r.meta.put(&u.ObjectMeta)
-	spec, status := &u.Spec, &u.Status
+	spec, status, has := &u.Spec, &u.Status, r.meta.own
 	spec.Username, spec.FirstName, spec.LastName, spec.Email = r.username, r.firstName, r.lastName, r.email
-	if r.has&hasActive != 0 {
-		spec.IsActive = new(r.has&isActive != 0)
+	if has&hasActive != 0 {
+		spec.IsActive = new(has&isActive != 0)
 	}
-	spec.IsStaff = spec.IsStaff || r.has&isStaff != 0
-	spec.IsSuperuser = spec.IsSuperuser || r.has&isSuperuser != 0
-	if r.has&hasGroups != 0 {
+	spec.IsStaff = spec.IsStaff || has&isStaff != 0
+	spec.IsSuperuser = spec.IsSuperuser || has&isSuperuser != 0
+	if has&hasGroups != 0 {
 		spec.Groups = strings.Split(r.groups.Value(), "\x00")
 	}
-	if r.identities != nil {
-		spec.Identities = slices.Clone(r.identities)
+	if has&hasIdentities != 0 {
+		spec.Identities = strings.Split(r.identities, "\x00")
 	}
 	if r.id != 0 {
 		status.ID = r.id
 	}
-	if r.statusUsername != "" {
-		status.Username = r.statusUsername
+	if has&hasStatusUsername != 0 {
+		status.Username = r.username
 	}
-	if r.has&hasDateJoined != 0 {
+	if has&hasDateJoined != 0 {
 		status.DateJoined = new(timeOf(r.dateJoined))
 	}
-	if r.has&hasLastLogin != 0 {
+	if has&hasLastLogin != 0 {
 		status.LastLogin = new(timeOf(r.lastLogin))
 	}
-	if r.organizations != nil {
-		status.Organizations = make([]iamv1alpha1.UserOrganization, len(r.organizations))
-		for i, o := range r.organizations {
-			status.Organizations[i] = iamv1alpha1.UserOrganization{Organization: o.organization.Value(), Role: iamv1alpha1.MembershipRole(o.role.Value())}
+	if has&hasOrganizations != 0 {
+		list := strings.Split(r.organizations.Value(), "\x00")
+		status.Organizations = make([]iamv1alpha1.UserOrganization, len(list)/2)
+		for i := range status.Organizations {
+			status.Organizations[i] = iamv1alpha1.UserOrganization{Organization: list[2*i], Role: iamv1alpha1.MembershipRole(list[2*i+1])}
 		}
 	}
 	if r.conditions != nil {
@@ -379,12 +405,9 @@ type MembershipRecord struct {
 	joined             int64
 	conditions         []conditionRecord
 	observedGeneration int64
-	hasJoined          bool
 	// rest holds what did not fit the fields above, nil when nothing.
 	rest *iamv1alpha1.Membership
 }
-
-func (r *MembershipRecord) GetName() string { return r.Name }
 
 func (r *MembershipRecord) GetResourceVersion() string {
 	if r.meta.has&hasRV == 0 && r.rest != nil {
@@ -393,10 +416,13 @@ func (r *MembershipRecord) GetResourceVersion() string {
 	return r.meta.resourceVersion()
 }
 
+// hasJoinedDate is the flag of a MembershipRecord with a joinedDate.
+const hasJoinedDate uint16 = 1
+
 // Labels are the Membership's labels.
 func (r *MembershipRecord) Labels() map[string]string {
-	if r.meta.labels != nil {
-		return mapOf(r.meta.labels)
+	if r.meta.has&hasLabels != 0 {
+		return mapOf(r.meta.labels())
 	}
 	if r.rest != nil {
 		return r.rest.Labels
@@ -423,7 +449,7 @@ func keepMembership(m *iamv1alpha1.Membership) *MembershipRecord {
 	status := &rest.Status
 	if status.JoinedDate != nil {
 		if s, ok := seconds(status.JoinedDate.Time); ok {
-			r.joined, r.hasJoined, status.JoinedDate = s, true, nil
+			r.joined, r.meta.own, status.JoinedDate = s, hasJoinedDate, nil
 		}
 	}
 	if len(status.Conditions) > 0 {
@@ -438,6 +464,8 @@ func keepMembership(m *iamv1alpha1.Membership) *MembershipRecord {
 	return r
 }
 
+func readMembership(_ string, r *MembershipRecord) *iamv1alpha1.Membership { return r.Object() }
+
 // Object builds the Membership the record was made of: a new object, the
 // caller's to change.
 func (r *MembershipRecord) Object() *iamv1alpha1.Membership {
@@ -447,7 +475,7 @@ func (r *MembershipRecord) Object() *iamv1alpha1.Membership {
 	}
 	m.Name, m.Spec = r.Name, r.Spec
 	r.meta.put(&m.ObjectMeta)
-	if r.hasJoined {
+	if r.meta.own&hasJoinedDate != 0 {
 		m.Status.JoinedDate = new(timeOf(r.joined))
 	}
 	if r.conditions != nil {

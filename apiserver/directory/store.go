@@ -32,7 +32,7 @@ type kindStore[T client.Object, R record] struct {
 	// maps and slices (no one changes either); object makes the object of
 	// a record again.
 	keep   func(T) R
-	object func(R) T
+	object func(name string, r R) T
 
 	mu   sync.RWMutex
 	objs map[string]R
@@ -41,16 +41,15 @@ type kindStore[T client.Object, R record] struct {
 	once   sync.Once
 }
 
-// record is what a store keeps of an object.
+// record is what a store keeps of an object, under the object's name.
 type record interface {
-	GetName() string
 	GetResourceVersion() string
 }
 
 var _ toolscache.ReflectorStore = &kindStore[*iamv1alpha1.User, *userRecord]{}
 
 func newKindStore[T client.Object, R record](d *Directory, kind, resource string,
-	keep func(T) R, object func(R) T, upsert func(old, obj any), remove func(obj any)) *kindStore[T, R] {
+	keep func(T) R, object func(string, R) T, upsert func(old, obj any), remove func(obj any)) *kindStore[T, R] {
 	return &kindStore[T, R]{
 		kind: kind, resource: iamv1alpha1.GroupVersion.WithResource(resource).GroupResource(),
 		d: d, upsert: upsert, remove: remove, keep: keep, object: object,
@@ -58,8 +57,10 @@ func newKindStore[T client.Object, R record](d *Directory, kind, resource string
 	}
 }
 
-// same is keep and object for a kind kept as it is.
+// same is keep for a kind kept as it is; itself is its object.
 func same[T client.Object](o T) T { return o }
+
+func itself[T client.Object](_ string, o T) T { return o }
 
 func (s *kindStore[T, R]) typed(obj any) (T, error) {
 	o, ok := obj.(T)
@@ -111,7 +112,7 @@ func (s *kindStore[T, R]) Update(obj any) error {
 	s.objs[name] = rec
 	s.mu.Unlock()
 	if had {
-		s.upsert(s.object(old), o)
+		s.upsert(s.object(name, old), o)
 	} else {
 		s.upsert(nil, o)
 	}
@@ -158,12 +159,12 @@ func (s *kindStore[T, R]) Replace(items []any, rv string) error {
 		case !had:
 			s.upsert(nil, o)
 		case old.GetResourceVersion() != o.GetResourceVersion():
-			s.upsert(s.object(old), o)
+			s.upsert(s.object(o.GetName(), old), o)
 		}
 	}
 	for name, old := range prev {
 		if _, ok := next[name]; !ok {
-			s.remove(s.object(old))
+			s.remove(s.object(name, old))
 		}
 	}
 	// The list's resourceVersion is where history starts, even when the

@@ -22,7 +22,7 @@ func TestKindStoreAppliesListsAndEvents(t *testing.T) {
 	d.changed = sync.NewCond(&d.mu)
 	type event struct{ op, name, oldRV, rv string }
 	var events []event
-	s := newKindStore(d, kindUser, "users", keepUser, (*userRecord).user,
+	s := newKindStore(d, kindUser, "users", keepUser, readUser,
 		func(old, obj any) {
 			o := obj.(*iamv1alpha1.User)
 			e := event{op: "upsert", name: o.Name, rv: o.ResourceVersion}
@@ -65,7 +65,7 @@ func TestKindStoreAppliesListsAndEvents(t *testing.T) {
 	g.Expect(s.len()).To(Equal(3))
 	r, err := s.get("cid")
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(r.user()).To(Equal(user("cid", "17")))
+	g.Expect(r.user("cid")).To(Equal(user("cid", "17")))
 	g.Expect(d.ResourceVersion()).To(BeNumerically("==", 19))
 
 	g.Expect(s.Update(&iamv1alpha1.Membership{})).To(MatchError(ContainSubstring("handed a *v1alpha1.Membership")))
