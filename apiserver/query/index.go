@@ -114,7 +114,9 @@ type state struct {
 	grams   hamt[gram, *pset]
 	orgs    hamt[string, *orgRec]
 	orgIDs  hamt[int64, string]
-	members hamt[string, Membership]
+	// members maps a membership's name to its user's, whose refs hold the
+	// rest of it.
+	members hamt[string, string]
 	byUser  hamt[string, []memberRef]
 	loners  *pset // users with no memberships: the personal workspace
 	// active and inactive hold the users by isActive: is_active and JSON
@@ -486,13 +488,29 @@ func withoutRef(refs []memberRef, name string) []memberRef {
 	return out
 }
 
+// membership returns the membership named name, as the index holds it.
+func (st *state) membership(name string) (Membership, bool) {
+	user, ok := st.members.get(name)
+	if !ok {
+		return Membership{}, false
+	}
+	refs, _ := st.byUser.get(user)
+	m := Membership{Name: name, User: user}
+	if i := slices.IndexFunc(refs, func(r memberRef) bool { return r.name == name }); i >= 0 {
+		m.Organization, m.Role, m.Active = refs[i].org, refs[i].role, refs[i].active
+	}
+	return m, true
+}
+
 func (w *writer) upsertMembership(m Membership) {
 	st := w.st
-	old, had := st.members.get(m.Name)
+	old, had := st.membership(m.Name)
 	if had && old == m {
 		return
 	}
-	st.members = st.members.set(w.gen, m.Name, m)
+	if !had || old.User != m.User {
+		st.members = st.members.set(w.gen, m.Name, m.User)
+	}
 	if had && old.User != m.User {
 		refs, _ := st.byUser.get(old.User)
 		w.setRefs(old.User, withoutRef(refs, m.Name))
@@ -510,7 +528,7 @@ func (w *writer) upsertMembership(m Membership) {
 
 func (w *writer) deleteMembership(name string) {
 	st := w.st
-	old, had := st.members.get(name)
+	old, had := st.membership(name)
 	if !had {
 		return
 	}

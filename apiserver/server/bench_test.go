@@ -174,6 +174,10 @@ func (e *benchEnv) measureHeap(b *testing.B, name string, users int) {
 	var took time.Duration
 	b.Run(name, func(b *testing.B) {
 		once.Do(func() {
+			if os.Getenv("ROSTER_BENCH_HEAPPROFILE") != "" {
+				// Every allocation of the directory is recorded, not a sample.
+				runtime.MemProfileRate = 1
+			}
 			before := heapAlloc()
 			ctx, cancel := context.WithCancel(e.ctx)
 			defer cancel()
