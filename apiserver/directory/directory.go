@@ -167,10 +167,15 @@ func (d *Directory) Ready() bool {
 
 // Record converts a User to the query engine's record.
 func Record(u *iamv1alpha1.User) query.User {
+	username := u.EffectiveUsername()
+	if username == u.Name {
+		// The store's record shares one string for both; so does the index.
+		username = u.Name
+	}
 	return query.User{
 		Name:      u.Name,
 		ID:        u.Status.ID,
-		Username:  u.EffectiveUsername(),
+		Username:  username,
 		FirstName: u.Spec.FirstName,
 		LastName:  u.Spec.LastName,
 		IsActive:  u.Active(),

@@ -273,6 +273,10 @@ func keepUser(u *iamv1alpha1.User) *userRecord {
 	r.meta.take(&rest.ObjectMeta)
 	spec, status := &rest.Spec, &rest.Status
 	r.username, spec.Username = spec.Username, ""
+	if r.username == u.Name {
+		// Most Users are named after their username: one string for both.
+		r.username = u.Name
+	}
 	r.firstName, spec.FirstName = spec.FirstName, ""
 	r.lastName, spec.LastName = spec.LastName, ""
 	r.email, spec.Email = spec.Email, ""

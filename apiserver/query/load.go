@@ -2,6 +2,7 @@ package query
 
 import (
 	"slices"
+	"sync"
 )
 
 // Load adds users to an index that holds none yet: the state it leaves is
@@ -37,13 +38,18 @@ func (w *writer) load(users []User) {
 	n := len(recs)
 	st.slots, st.count = n, n
 
-	order := make([]uint32, n)
+	// The orders sort on their own goroutines while this one builds the
+	// trigram postings: the sorts read the records and nothing else.
+	var sorts sync.WaitGroup
 	for f := range numFields {
-		for i := range order {
-			order[i] = uint32(i)
-		}
-		slices.SortFunc(order, func(a, b uint32) int { return f.compareTotal(recs[a], recs[b]) })
-		st.orders[f] = orderListOf(w.gen, order)
+		sorts.Go(func() {
+			order := make([]uint32, n)
+			for i := range order {
+				order[i] = uint32(i)
+			}
+			slices.SortFunc(order, func(a, b uint32) int { return f.compareTotal(recs[a], recs[b]) })
+			st.orders[f] = orderListOf(w.gen, order)
+		})
 	}
 
 	postings := map[gram][]uint32{}
@@ -63,6 +69,7 @@ func (w *writer) load(users []User) {
 		st.grams = st.grams.set(w.gen, g, psetOf(w.gen, slots))
 	}
 	st.active, st.inactive = psetOf(w.gen, active), psetOf(w.gen, inactive)
+	sorts.Wait()
 
 	// What addUser does last: a user with no memberships is a loner, and
 	// memberships that arrived before their user now count.
