@@ -108,12 +108,12 @@ type orgRec struct {
 
 // state is one generation of every index. Copying it is a snapshot.
 type state struct {
-	users   *recVec
-	names   hamt[string, uint32]
-	orders  [numFields]*orderList
-	grams   hamt[gram, *pset]
-	orgs    hamt[string, *orgRec]
-	orgIDs  hamt[int64, string]
+	users  *recVec
+	names  hamt[string, uint32]
+	orders [numFields]*orderList
+	grams  hamt[gram, *pset]
+	orgs   hamt[string, *orgRec]
+	orgIDs hamt[int64, string]
 	// members maps a membership's name to its user's, whose refs hold the
 	// rest of it.
 	members hamt[string, string]
