@@ -64,7 +64,7 @@ type Directory struct {
 	// started is set once the index holds the initial lists: changes are
 	// published to watchers (with a snapshot each) from then on.
 	started bool
-	// pending holds the users of the informers' initial lists until they
+	// pending holds the users of the initial lists until they
 	// are all there, to be loaded into the index at once; nil after.
 	pending map[string]query.User
 
@@ -157,8 +157,8 @@ func (d *Directory) WaitForCacheSync(ctx context.Context) bool {
 	return true
 }
 
-// Ready reports whether the index holds every object of the informers'
-// initial lists: before that, lists would be short.
+// Ready reports whether the index holds every object of the initial
+// lists: before that, lists would be short.
 func (d *Directory) Ready() bool {
 	d.updateMu.Lock()
 	defer d.updateMu.Unlock()
@@ -183,8 +183,8 @@ func Record(u *iamv1alpha1.User) query.User {
 }
 
 // update applies one cache event to the index and publishes it to the
-// watchers with the index right after it. Events of the three informers
-// are applied one at a time, so each change's index is the one it made.
+// watchers with the index right after it. Events of the three stores are
+// applied one at a time, so each change's index is the one it made.
 func (d *Directory) update(c change, write func(ix *query.Index)) {
 	d.updateMu.Lock()
 	defer d.updateMu.Unlock()

@@ -26,10 +26,9 @@ import (
 	iamv1alpha1 "github.com/roster-dev/roster/api/v1alpha1"
 )
 
-// The directory's informers list and watch Users, Memberships and
-// Organizations with listWatch rather than client-go's typed client. At
-// start an informer receives every object as an event of its watch-list
-// stream; client-go reads each event four times over (framing, the event,
+// The directory's reflectors list and watch Users, Memberships and
+// Organizations with listWatch rather than client-go's typed client.
+// client-go reads each watch event four times over (framing, the event,
 // the object's kind, the object), which was most of a restart's time.
 // listWatch reads each event once, straight into the typed object, and skips
 // the objects' managedFields, which the directory never serves.
@@ -94,7 +93,7 @@ func newListWatch(cfg *rest.Config, hc *http.Client, obj runtime.Object) *listWa
 	return &lw
 }
 
-// IsWatchListSemanticsUnSupported makes the informers list rather than
+// IsWatchListSemanticsUnSupported makes the reflectors list rather than
 // stream their initial objects: kube-apiserver sends a list of 30,000 users
 // and 30,000 memberships in 1.6 s, and the same objects as watch events in
 // 2.8 s (BenchmarkDirectoryRestart, floor-list-s and floor-stream-s).
@@ -136,7 +135,7 @@ func (lw *listWatch) ListWithContext(ctx context.Context, opts metav1.ListOption
 	return list, nil
 }
 
-// objectList is a list whose items were decoded one by one: the informer
+// objectList is a list whose items were decoded one by one: the reflector
 // takes them as they are (meta.ExtractListWithAlloc), where a typed list's
 // slice of whole objects would be grown, copied as it grows, then copied
 // once more item by item.

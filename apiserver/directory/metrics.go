@@ -49,7 +49,7 @@ var (
 		Namespace: "roster",
 		Subsystem: "directory",
 		Name:      "snapshot_age_seconds",
-		Help: "Seconds since the directory's index last applied a change from the informers " +
+		Help: "Seconds since the directory's index last applied a change from the cache " +
 			"(0 before the first): what every answer is at most this much older than.",
 		StabilityLevel: metrics.ALPHA,
 	}, func() float64 {

@@ -20,14 +20,14 @@ import (
 
 // The directory keeps each User as a userRecord rather than as the typed
 // object: a typed User with its annotation map, condition and strings
-// takes about 1.3 KiB, its record about a third of that. A record holds the
-// fields every User has in their compact form (the UID as 16 bytes, the
+// takes about 1.3 KiB, its record about a quarter of that. A record holds
+// the fields every User has in their compact form (the UID as 16 bytes, the
 // resourceVersion and times as numbers, the strings many Users share, such
-// as condition reasons, annotation keys and finalizers, once for all); what
+// as condition texts, annotation keys and finalizers, once for all); what
 // does not fit that form, a field the record does not know among it, stays
 // in a residual User, nil for nearly every User. Reading a User builds the
 // typed object again, field for field equal to the one kept
-// (TestUserRecordRoundTrip).
+// (TestUserRecordRoundTrip). Memberships are kept the same way.
 
 // metaRecord is the compact form of an object's metadata but its name.
 type metaRecord struct {

@@ -76,9 +76,9 @@ func (d *Directory) Filter(next http.Handler) http.Handler {
 		}
 		ctx = WithListQuery(ctx, q)
 		if info, ok := genericrequest.RequestInfoFrom(ctx); ok && info.IsResourceRequest && (info.Resource == "users" || info.Resource == "memberships") {
-			// /readyz fails until the index holds the informers' initial
-			// lists; a request that comes anyway is not answered from a
-			// partial index.
+			// /readyz fails until the index holds the initial lists; a
+			// request that comes anyway is not answered from a partial
+			// index.
 			if !d.Ready() {
 				w.Header().Set("Retry-After", "1")
 				writeStatus(w, http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,

@@ -6,10 +6,10 @@
 // # API
 //
 //   - User, Organization, Membership (with Role): the records the server
-//     feeds from its informers.
+//     feeds from its cache of the CRDs.
 //   - NewIndex, Index.UpsertUser/DeleteUser, UpsertMembership/
 //     DeleteMembership, UpsertOrganization/DeleteOrganization: one goroutine
-//     applies informer events, in any order (a membership may arrive before
+//     applies the cache's changes, in any order (a membership may arrive before
 //     its user or organization).
 //   - Index.Snapshot: an O(1), consistent, immutable view; readers use it
 //     from any number of goroutines while the writer goes on.

@@ -126,8 +126,8 @@ type state struct {
 	slots            int // one past the highest slot ever used
 }
 
-// Index holds users, organizations and memberships, fed from informer
-// events. One goroutine writes; any number read through Snapshot.
+// Index holds users, organizations and memberships, fed from the
+// directory's changes. One goroutine writes; any number read through Snapshot.
 type Index struct {
 	mu   sync.Mutex
 	gen  uint64

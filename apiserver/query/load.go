@@ -8,7 +8,7 @@ import (
 // Load adds users to an index that holds none yet: the state it leaves is
 // the one UpsertUser would leave for each in turn, built with one sort per
 // order and one pass for the trigrams instead of an insertion each. A
-// directory loads its informers' initial lists this way. Users already
+// directory loads its initial lists this way. Users already
 // held, or named twice, are upserted one by one.
 func (ix *Index) Load(users []User) {
 	ix.write(func(w *writer) { w.load(users) })
