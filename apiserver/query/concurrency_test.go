@@ -75,6 +75,14 @@ func TestConcurrentReaders(t *testing.T) {
 	writing.Store(true)
 	rnd := rand.New(rand.NewPCG(1, 1))
 	for i := range 3000 {
+		if i%1000 == 0 {
+			// Readers read at several points of the writes, not only
+			// after them, however the machine schedules the goroutines.
+			read := overlapping.Load()
+			for deadline := time.Now().Add(10 * time.Second); overlapping.Load() == read && time.Now().Before(deadline); {
+				runtime.Gosched()
+			}
+		}
 		if i%100 == 0 {
 			runtime.Gosched()
 		}
