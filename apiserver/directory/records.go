@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"cmp"
 	"encoding/hex"
 	"maps"
 	"math"
@@ -303,7 +304,7 @@ func keepUser(u *iamv1alpha1.User) *userRecord {
 		has |= hasIdentities
 	}
 	r.id, status.ID = status.ID, 0
-	if status.Username != "" && status.Username == r.username {
+	if status.Username != "" && status.Username == u.EffectiveUsername() {
 		// The controllers copy the username they grant into the status.
 		has, status.Username = has|hasStatusUsername, ""
 	}
@@ -373,7 +374,7 @@ func (r *userRecord) user(name string) *iamv1alpha1.User {
 		status.ID = r.id
 	}
 	if has&hasStatusUsername != 0 {
-		status.Username = r.username
+		status.Username = cmp.Or(r.username, name)
 	}
 	if has&hasDateJoined != 0 {
 		status.DateJoined = new(timeOf(r.dateJoined))
