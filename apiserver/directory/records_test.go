@@ -150,45 +150,49 @@ func roundTrip[T interface {
 	g.Expect(compacted).To(BeNumerically(">", 10), "random objects kept with no residual")
 }
 
+// usualUsers are Users as the controllers leave them, in kube-apiserver's JSON.
+var usualUsers = []string{
+	// Every field of the spec set.
+	`{"apiVersion":"iam.roster.dev/v1alpha1","kind":"User","metadata":{"annotations":{"iam.roster.dev/id":"42"},` +
+		`"creationTimestamp":"2026-11-30T03:00:00Z","finalizers":["iam.roster.dev/cleanup"],"generation":2,"labels":{"team":"core"},` +
+		`"name":"alice","resourceVersion":"81234","uid":"0b5e2a3c-1d4e-4f60-8a7b-9c0d1e2f3a4b"},` +
+		`"spec":{"email":"alice@example.com","firstName":"Alice","lastName":"Smith","username":"alice","isActive":false,"isStaff":true,` +
+		`"groups":["staff","auditors"],"identities":["oidc:alice"]},` +
+		`"status":{"conditions":[{"lastTransitionTime":"2026-11-30T03:00:01Z","message":"User is ready","observedGeneration":2,` +
+		`"reason":"Ready","status":"True","type":"Ready"}],"dateJoined":"2026-11-30T03:00:00Z","lastLogin":"2026-11-30T04:00:00Z","id":42,` +
+		`"observedGeneration":2,"organizations":[{"organization":"acme","role":"worker"}],"username":"alice"}}`,
+	// No username of its own: the status holds the name.
+	`{"apiVersion":"iam.roster.dev/v1alpha1","kind":"User","metadata":{"annotations":{"iam.roster.dev/id":"43"},` +
+		`"creationTimestamp":"2026-11-30T03:00:00Z","finalizers":["iam.roster.dev/cleanup"],"generation":1,` +
+		`"name":"bob-smith","resourceVersion":"81240","uid":"1b5e2a3c-1d4e-4f60-8a7b-9c0d1e2f3a4b"},` +
+		`"spec":{"email":"bob@example.com","firstName":"Bob","lastName":"Smith"},` +
+		`"status":{"conditions":[{"lastTransitionTime":"2026-11-30T03:00:01Z","message":"User is ready","observedGeneration":1,` +
+		`"reason":"Ready","status":"True","type":"Ready"}],"dateJoined":"2026-11-30T03:00:00Z","id":43,` +
+		`"observedGeneration":1,"organizations":[{"organization":"acme","role":"owner"}],"username":"bob-smith"}}`,
+}
+
+// usualMembership is a Membership as the controllers leave it.
+const usualMembership = `{"apiVersion":"iam.roster.dev/v1alpha1","kind":"Membership","metadata":{"creationTimestamp":"2026-11-30T03:00:00Z",` +
+	`"generation":1,"name":"acme.bob-smith","resourceVersion":"81241","uid":"2b5e2a3c-1d4e-4f60-8a7b-9c0d1e2f3a4b"},` +
+	`"spec":{"organization":"acme","role":"owner","state":"active","user":"bob-smith","invitedBy":"alice"},` +
+	`"status":{"conditions":[{"lastTransitionTime":"2026-11-30T03:00:01Z","message":"Membership is active","observedGeneration":1,` +
+	`"reason":"Ready","status":"True","type":"Ready"}],"joinedDate":"2026-11-30T03:00:00Z","observedGeneration":1}}`
+
 // Users and Memberships as kube-apiserver sends them, once the controllers
 // have reconciled them, read from JSON, are kept with no residual: every
 // field they have fits the record.
 func TestRecordsOfUsualObjects(t *testing.T) {
 	g := NewWithT(t)
-	users := []string{
-		// Every field of the spec set.
-		`{"apiVersion":"iam.roster.dev/v1alpha1","kind":"User","metadata":{"annotations":{"iam.roster.dev/id":"42"},` +
-			`"creationTimestamp":"2026-11-30T03:00:00Z","finalizers":["iam.roster.dev/cleanup"],"generation":2,"labels":{"team":"core"},` +
-			`"name":"alice","resourceVersion":"81234","uid":"0b5e2a3c-1d4e-4f60-8a7b-9c0d1e2f3a4b"},` +
-			`"spec":{"email":"alice@example.com","firstName":"Alice","lastName":"Smith","username":"alice","isActive":false,"isStaff":true,` +
-			`"groups":["staff","auditors"],"identities":["oidc:alice"]},` +
-			`"status":{"conditions":[{"lastTransitionTime":"2026-11-30T03:00:01Z","message":"User is ready","observedGeneration":2,` +
-			`"reason":"Ready","status":"True","type":"Ready"}],"dateJoined":"2026-11-30T03:00:00Z","lastLogin":"2026-11-30T04:00:00Z","id":42,` +
-			`"observedGeneration":2,"organizations":[{"organization":"acme","role":"worker"}],"username":"alice"}}`,
-		// No username of its own: the status holds the name.
-		`{"apiVersion":"iam.roster.dev/v1alpha1","kind":"User","metadata":{"annotations":{"iam.roster.dev/id":"43"},` +
-			`"creationTimestamp":"2026-11-30T03:00:00Z","finalizers":["iam.roster.dev/cleanup"],"generation":1,` +
-			`"name":"bob-smith","resourceVersion":"81240","uid":"1b5e2a3c-1d4e-4f60-8a7b-9c0d1e2f3a4b"},` +
-			`"spec":{"email":"bob@example.com","firstName":"Bob","lastName":"Smith"},` +
-			`"status":{"conditions":[{"lastTransitionTime":"2026-11-30T03:00:01Z","message":"User is ready","observedGeneration":1,` +
-			`"reason":"Ready","status":"True","type":"Ready"}],"dateJoined":"2026-11-30T03:00:00Z","id":43,` +
-			`"observedGeneration":1,"organizations":[{"organization":"acme","role":"owner"}],"username":"bob-smith"}}`,
-	}
 	lw := &listWatch{newObj: func() runtime.Object { return &iamv1alpha1.User{} }}
-	for _, user := range users {
+	for _, user := range usualUsers {
 		// As the directory's list reads it: the kind cleared.
 		u := lw.decodeObject(watch.Added, streamJSON.BorrowIterator([]byte(user))).(*iamv1alpha1.User)
 		r := keepUser(u)
 		g.Expect(r.rest).To(BeNil(), "a usual User left a residual: %s", u.Name)
 		g.Expect(r.user(u.Name)).To(Equal(u))
 	}
-	const membership = `{"apiVersion":"iam.roster.dev/v1alpha1","kind":"Membership","metadata":{"creationTimestamp":"2026-11-30T03:00:00Z",` +
-		`"generation":1,"name":"acme.bob-smith","resourceVersion":"81241","uid":"2b5e2a3c-1d4e-4f60-8a7b-9c0d1e2f3a4b"},` +
-		`"spec":{"organization":"acme","role":"owner","state":"active","user":"bob-smith","invitedBy":"alice"},` +
-		`"status":{"conditions":[{"lastTransitionTime":"2026-11-30T03:00:01Z","message":"Membership is active","observedGeneration":1,` +
-		`"reason":"Ready","status":"True","type":"Ready"}],"joinedDate":"2026-11-30T03:00:00Z","observedGeneration":1}}`
 	lw = &listWatch{newObj: func() runtime.Object { return &iamv1alpha1.Membership{} }}
-	m := lw.decodeObject(watch.Added, streamJSON.BorrowIterator([]byte(membership))).(*iamv1alpha1.Membership)
+	m := lw.decodeObject(watch.Added, streamJSON.BorrowIterator([]byte(usualMembership))).(*iamv1alpha1.Membership)
 	r := keepMembership(m)
 	g.Expect(r.rest).To(BeNil(), "a usual Membership left a residual")
 	g.Expect(r.Object()).To(Equal(m))
