@@ -114,7 +114,12 @@ func MembershipName(organization, user string) string {
 
 // Active reports whether the membership is in force rather than a pending invitation.
 func (m *Membership) Active() bool {
-	return m.Spec.State != MembershipPending
+	return m.Spec.Active()
+}
+
+// Active reports whether the spec's state is active rather than pending.
+func (s *MembershipSpec) Active() bool {
+	return s.State != MembershipPending
 }
 
 // MembershipList is a list of Membership.

@@ -114,9 +114,9 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 		same[*iamv1alpha1.Organization], itself[*iamv1alpha1.Organization], d.upsertOrganization, d.deleteOrganization)
 	d.catalog = newCatalog(d.memberships.list)
 	d.reflectors = []*toolscache.Reflector{
-		d.users.reflector(newListWatch(cfg, hc, &iamv1alpha1.User{}), &iamv1alpha1.User{}),
-		d.memberships.reflector(newListWatch(cfg, hc, &iamv1alpha1.Membership{}), &iamv1alpha1.Membership{}),
-		d.organizations.reflector(newListWatch(cfg, hc, &iamv1alpha1.Organization{}), &iamv1alpha1.Organization{}),
+		d.users.reflector(cfg, hc, &iamv1alpha1.User{}),
+		d.memberships.reflector(cfg, hc, &iamv1alpha1.Membership{}),
+		d.organizations.reflector(cfg, hc, &iamv1alpha1.Organization{}),
 	}
 	d.logins = newLoginRecorder(cl, opts.LastLoginInterval)
 	return d, nil

@@ -87,8 +87,8 @@ func (r *metaRecord) take(m *metav1.ObjectMeta) {
 		r.pairs, m.Annotations = pairsOf(r.pairs, m.Annotations), nil
 		r.has |= hasAnnotations
 	}
-	if len(m.Finalizers) > 0 && !slices.ContainsFunc(m.Finalizers, func(f string) bool { return strings.Contains(f, "\x00") }) {
-		r.finalizers, m.Finalizers = unique.Make(strings.Join(m.Finalizers, "\x00")), nil
+	if joinable(m.Finalizers) {
+		r.finalizers, m.Finalizers = join(m.Finalizers), nil
 		r.has |= hasFinalizers
 	}
 }
@@ -114,7 +114,7 @@ func (r *metaRecord) put(m *metav1.ObjectMeta) {
 		m.Annotations = mapOf(r.pairs[r.nlabels:])
 	}
 	if r.has&hasFinalizers != 0 {
-		m.Finalizers = strings.Split(r.finalizers.Value(), "\x00")
+		m.Finalizers = split(r.finalizers.Value())
 	}
 }
 
@@ -265,6 +265,36 @@ func joinable(list []string) bool {
 	return len(list) > 0 && !slices.ContainsFunc(list, func(s string) bool { return strings.Contains(s, "\x00") })
 }
 
+// join is a joinable list as one string shared by every record that holds
+// the same list; split gives the list back.
+func join(list []string) unique.Handle[string] { return unique.Make(strings.Join(list, "\x00")) }
+
+func split(s string) []string { return strings.Split(s, "\x00") }
+
+// takeTime moves *t out when it fits a record: its Unix seconds.
+func takeTime(t **metav1.Time) (int64, bool) {
+	if *t == nil {
+		return 0, false
+	}
+	s, ok := seconds((*t).Time)
+	if ok {
+		*t = nil
+	}
+	return s, ok
+}
+
+// takeConditions moves *conds out when they fit a record.
+func takeConditions(conds *[]metav1.Condition) []conditionRecord {
+	if len(*conds) == 0 {
+		return nil
+	}
+	recs, ok := conditionsOf(*conds)
+	if ok {
+		*conds = nil
+	}
+	return recs
+}
+
 // keepUser returns the record of u, which may share u's maps and slices:
 // change neither.
 func keepUser(u *iamv1alpha1.User) *userRecord {
@@ -296,7 +326,7 @@ func keepUser(u *iamv1alpha1.User) *userRecord {
 		has, spec.IsSuperuser = has|isSuperuser, false
 	}
 	if joinable(spec.Groups) {
-		r.groups, spec.Groups = unique.Make(strings.Join(spec.Groups, "\x00")), nil
+		r.groups, spec.Groups = join(spec.Groups), nil
 		has |= hasGroups
 	}
 	if joinable(spec.Identities) {
@@ -308,27 +338,17 @@ func keepUser(u *iamv1alpha1.User) *userRecord {
 		// The controllers copy the username they grant into the status.
 		has, status.Username = has|hasStatusUsername, ""
 	}
-	if status.DateJoined != nil {
-		if s, ok := seconds(status.DateJoined.Time); ok {
-			r.dateJoined, status.DateJoined = s, nil
-			has |= hasDateJoined
-		}
+	if s, ok := takeTime(&status.DateJoined); ok {
+		r.dateJoined, has = s, has|hasDateJoined
 	}
-	if status.LastLogin != nil {
-		if s, ok := seconds(status.LastLogin.Time); ok {
-			r.lastLogin, status.LastLogin = s, nil
-			has |= hasLastLogin
-		}
+	if s, ok := takeTime(&status.LastLogin); ok {
+		r.lastLogin, has = s, has|hasLastLogin
 	}
 	if orgs := organizationList(status.Organizations); joinable(orgs) {
-		r.organizations, status.Organizations = unique.Make(strings.Join(orgs, "\x00")), nil
+		r.organizations, status.Organizations = join(orgs), nil
 		has |= hasOrganizations
 	}
-	if len(status.Conditions) > 0 {
-		if conds, ok := conditionsOf(status.Conditions); ok {
-			r.conditions, status.Conditions = conds, nil
-		}
-	}
+	r.conditions = takeConditions(&status.Conditions)
 	r.observedGeneration, status.ObservedGeneration = status.ObservedGeneration, 0
 	r.meta.own = has
 	if !reflect.ValueOf(rest).IsZero() {
@@ -365,10 +385,10 @@ func (r *userRecord) user(name string) *iamv1alpha1.User {
 	spec.IsStaff = spec.IsStaff || has&isStaff != 0
 	spec.IsSuperuser = spec.IsSuperuser || has&isSuperuser != 0
 	if has&hasGroups != 0 {
-		spec.Groups = strings.Split(r.groups.Value(), "\x00")
+		spec.Groups = split(r.groups.Value())
 	}
 	if has&hasIdentities != 0 {
-		spec.Identities = strings.Split(r.identities, "\x00")
+		spec.Identities = split(r.identities)
 	}
 	if r.id != 0 {
 		status.ID = r.id
@@ -383,7 +403,7 @@ func (r *userRecord) user(name string) *iamv1alpha1.User {
 		status.LastLogin = new(timeOf(r.lastLogin))
 	}
 	if has&hasOrganizations != 0 {
-		list := strings.Split(r.organizations.Value(), "\x00")
+		list := split(r.organizations.Value())
 		status.Organizations = make([]iamv1alpha1.UserOrganization, len(list)/2)
 		for i := range status.Organizations {
 			status.Organizations[i] = iamv1alpha1.UserOrganization{Organization: list[2*i], Role: iamv1alpha1.MembershipRole(list[2*i+1])}
@@ -437,7 +457,7 @@ func (r *MembershipRecord) Labels() map[string]string {
 
 // Active reports whether the membership is active rather than pending.
 func (r *MembershipRecord) Active() bool {
-	return r.Spec.State != iamv1alpha1.MembershipPending
+	return r.Spec.Active()
 }
 
 // keepMembership returns the record of m, which may share m's maps and
@@ -452,16 +472,10 @@ func keepMembership(m *iamv1alpha1.Membership) *MembershipRecord {
 	r.Spec.State = iamv1alpha1.MembershipState(shared(string(r.Spec.State)))
 	r.meta.take(&rest.ObjectMeta)
 	status := &rest.Status
-	if status.JoinedDate != nil {
-		if s, ok := seconds(status.JoinedDate.Time); ok {
-			r.joined, r.meta.own, status.JoinedDate = s, hasJoinedDate, nil
-		}
+	if s, ok := takeTime(&status.JoinedDate); ok {
+		r.joined, r.meta.own = s, hasJoinedDate
 	}
-	if len(status.Conditions) > 0 {
-		if conds, ok := conditionsOf(status.Conditions); ok {
-			r.conditions, status.Conditions = conds, nil
-		}
-	}
+	r.conditions = takeConditions(&status.Conditions)
 	r.observedGeneration, status.ObservedGeneration = status.ObservedGeneration, 0
 	if !reflect.ValueOf(rest).IsZero() {
 		r.rest = &rest

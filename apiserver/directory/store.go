@@ -3,10 +3,12 @@ package directory
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -144,10 +146,7 @@ func (s *kindStore[T, R]) Replace(items []any, rv string) error {
 		if err != nil {
 			return err
 		}
-		objs[i] = o
-	}
-	for _, o := range objs {
-		next[o.GetName()] = s.keep(o)
+		objs[i], next[o.GetName()] = o, s.keep(o)
 	}
 	s.mu.Lock()
 	prev := s.objs
@@ -187,9 +186,10 @@ func (s *kindStore[T, R]) waitSynced(ctx context.Context) bool {
 	}
 }
 
-// reflector lists and watches the store's kind with lw.
-func (s *kindStore[T, R]) reflector(lw toolscache.ListerWatcher, expected T) *toolscache.Reflector {
-	return toolscache.NewReflectorWithOptions(lw, expected, s, toolscache.ReflectorOptions{
+// reflector lists and watches the store's kind, the type of expected, with
+// the directory's own list-watch.
+func (s *kindStore[T, R]) reflector(cfg *rest.Config, hc *http.Client, expected T) *toolscache.Reflector {
+	return toolscache.NewReflectorWithOptions(newListWatch(cfg, hc, expected), expected, s, toolscache.ReflectorOptions{
 		Name: "directory " + s.resource.Resource, TypeDescription: s.resource.String(),
 	})
 }

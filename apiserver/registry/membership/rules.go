@@ -54,7 +54,7 @@ func canSee(c *directory.Caller, s standing, m *iamv1alpha1.MembershipSpec) bool
 		return true
 	}
 	r := s.role(m.Organization)
-	return manages(r) || (r != "" && m.State != iamv1alpha1.MembershipPending)
+	return manages(r) || (r != "" && m.Active())
 }
 
 func forbidden(name string, format string, args ...any) error {
