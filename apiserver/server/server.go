@@ -80,6 +80,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("the users storage: %w", err)
 	}
 	group := genericapiserver.NewDefaultAPIGroupInfo(directoryv1alpha1.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	group.NegotiatedSerializer = directCodecs{Codecs}
 	group.VersionedResourcesStorageMap[directoryv1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"users":       users,
 		"memberships": membershipstorage.NewREST(dir),

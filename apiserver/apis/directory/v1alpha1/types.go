@@ -1,8 +1,6 @@
 package v1alpha1
 
 import (
-	"encoding/json"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -74,31 +72,6 @@ type UserStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
-}
-
-// MarshalJSON writes every field of the full view, groups as [] and
-// lastLogin as null when they are empty, so that clients comparing whole
-// objects find every key; the basic view leaves the full view's fields out.
-// The caller's own record lists its organizations, [] when there are none.
-func (u User) MarshalJSON() ([]byte, error) {
-	type plain User
-	if u.IsActive == nil {
-		return json.Marshal(plain(u))
-	}
-	groups := u.Groups
-	if groups == nil {
-		groups = []string{}
-	}
-	var orgs *[]UserOrganization
-	if u.Organizations != nil {
-		orgs = &u.Organizations
-	}
-	return json.Marshal(struct {
-		plain
-		Groups        []string            `json:"groups"`
-		LastLogin     *metav1.Time        `json:"lastLogin"`
-		Organizations *[]UserOrganization `json:"organizations,omitempty"`
-	}{plain(u), groups, u.LastLogin, orgs})
 }
 
 // UserOrganization is one of the caller's memberships, shown on `self`.
