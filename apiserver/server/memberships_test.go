@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -48,11 +49,25 @@ var _ = Describe("Memberships", func() {
 			Entry("filtered by state", "alice", "?org=acme&state=pending", 200, []string{"acme.grace"}),
 			Entry("filtered by user", "alice", "?org=acme&user=bob", 200, []string{"acme.bob"}),
 			Entry("without a context, one's own", "dave", "", 200, []string{"acme.dave", "globex.dave"}),
+			Entry("an administrator without a context, filtered by user", "admin", "?user=dave", 200, []string{"acme.dave", "globex.dave"}),
+			Entry("an administrator without a context, filtered by name", "admin", "?fieldSelector=metadata.name%3Dacme.bob", 200, []string{"acme.bob"}),
+			Entry("an administrator without a context, filtered by state", "admin", "?state=pending&user=grace", 200, []string{"acme.grace"}),
 			Entry("without a context, one's own invitation", "grace", "", 200, []string{"acme.grace"}),
 			Entry("a pending invitee gets a 403 for the organization", "grace", "?org=acme", 403, nil),
 			Entry("anyone else gets a 403", "frank", "?org=acme", 403, nil),
 			Entry("an unknown organization is a 404", "alice", "?org=nosuchorg", 404, nil),
 		)
+
+		It("gives an administrator without a context every membership, in name order", func() {
+			r := do(as("admin"), "GET", memberships, nil)
+			Expect(r.Code).To(Equal(200), string(r.Body))
+			names := r.Names()
+			Expect(names).To(ContainElements("acme.alice", "acme.grace", "globex.dave"))
+			Expect(slices.IsSorted(names)).To(BeTrue(), "%v", names)
+			Expect(r.JSON()["count"]).To(BeNumerically("==", len(names)))
+			r = do(as("admin"), "GET", memberships+"?page=2&page_size=2", nil)
+			Expect(r.Names()).To(Equal(names[2:4]))
+		})
 
 		It("names the refusal as a users list does", func() {
 			r := do(as("frank"), "GET", memberships+"?org=acme", nil)
