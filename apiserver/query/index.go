@@ -5,19 +5,68 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unique"
 )
 
 // userRec is a User as the index keeps it: immutable once published.
 type userRec struct {
 	User
 	slot uint32
-	// fold holds the folded username, first name and last name that search
-	// compares, computed once per write instead of once per request.
-	fold [3]string
+	// The folded username, first name and last name that search compares
+	// are computed once per write instead of once per request. Those that
+	// fold to another string are kept in folds, one after the other, the
+	// first two ending at cuts; own marks those that fold to themselves,
+	// as most usernames do, and are kept once.
+	own   uint8
+	cuts  [2]uint32
+	folds string
 }
 
 func newRec(u User, slot uint32) *userRec {
-	return &userRec{User: u, slot: slot, fold: [3]string{fold(u.Username), fold(u.FirstName), fold(u.LastName)}}
+	r := &userRec{User: u, slot: slot}
+	var folds []byte
+	n := 0
+	for i, s := range r.searched() {
+		f := fold(s)
+		if f == s {
+			r.own |= 1 << i
+			continue
+		}
+		folds = append(folds, f...)
+		if n < len(r.cuts) {
+			r.cuts[n] = uint32(len(folds))
+		}
+		n++
+	}
+	r.folds = string(folds)
+	return r
+}
+
+// grams are the distinct trigrams of the folded searched fields.
+func (r *userRec) grams() []gram {
+	f := r.fold()
+	return gramsOf(f[:]...)
+}
+
+// searched are the fields search compares.
+func (r *userRec) searched() [3]string { return [3]string{r.Username, r.FirstName, r.LastName} }
+
+// fold returns the folded searched fields.
+func (r *userRec) fold() [3]string {
+	out := r.searched()
+	start, n := uint32(0), 0
+	for i := range out {
+		if r.own&(1<<i) != 0 {
+			continue
+		}
+		end := uint32(len(r.folds))
+		if n < len(r.cuts) {
+			end = r.cuts[n]
+		}
+		out[i] = r.folds[start:end]
+		start, n = end, n+1
+	}
+	return out
 }
 
 // field is a user field that lists sort and filter on.
@@ -86,10 +135,11 @@ func (f field) compareTotal(a, b *userRec) int {
 }
 
 // memberRef is one membership of a user, kept per user for visibility.
+// Its role is one of few strings, kept once for all.
 type memberRef struct {
 	name   string
 	org    string
-	role   Role
+	role   unique.Handle[Role]
 	active bool
 }
 
@@ -288,8 +338,8 @@ func (w *writer) upsertUser(u User) {
 	if old.IsActive != r.IsActive {
 		w.setActive(slot, r.IsActive)
 	}
-	if old.fold != r.fold {
-		before, after := gramsOf(old.fold[:]...), gramsOf(r.fold[:]...)
+	if oldFold, newFold := old.fold(), r.fold(); oldFold != newFold {
+		before, after := gramsOf(oldFold[:]...), gramsOf(newFold[:]...)
 		for _, g := range before {
 			if _, found := slices.BinarySearch(after, g); !found {
 				w.gramRemove(g, slot)
@@ -319,7 +369,7 @@ func (w *writer) addUser(u User) {
 	for f := range numFields {
 		w.orderInsert(f, r)
 	}
-	for _, g := range gramsOf(r.fold[:]...) {
+	for _, g := range r.grams() {
 		w.gramAdd(g, slot)
 	}
 	w.setActive(slot, r.IsActive)
@@ -343,7 +393,7 @@ func (w *writer) deleteUser(name string) {
 	for f := range numFields {
 		w.orderRemove(f, old)
 	}
-	for _, g := range gramsOf(old.fold[:]...) {
+	for _, g := range old.grams() {
 		w.gramRemove(g, slot)
 	}
 	st.loners = st.loners.remove(w.gen, slot)
@@ -382,7 +432,7 @@ func (w *writer) syncMember(user, org string) {
 		if r.org == org {
 			inAll = true
 			inActive = inActive || r.active
-			if i := roleIndex(r.role); i >= 0 {
+			if i := roleIndex(r.role.Value()); i >= 0 {
 				roles[i] = true
 			}
 		}
@@ -497,7 +547,7 @@ func (st *state) membership(name string) (Membership, bool) {
 	refs, _ := st.byUser.get(user)
 	m := Membership{Name: name, User: user}
 	if i := slices.IndexFunc(refs, func(r memberRef) bool { return r.name == name }); i >= 0 {
-		m.Organization, m.Role, m.Active = refs[i].org, refs[i].role, refs[i].active
+		m.Organization, m.Role, m.Active = refs[i].org, refs[i].role.Value(), refs[i].active
 	}
 	return m, true
 }
@@ -516,7 +566,7 @@ func (w *writer) upsertMembership(m Membership) {
 		w.setRefs(old.User, withoutRef(refs, m.Name))
 	}
 	refs, _ := st.byUser.get(m.User)
-	refs = append(withoutRef(refs, m.Name), memberRef{name: m.Name, org: m.Organization, role: m.Role, active: m.Active})
+	refs = append(withoutRef(refs, m.Name), memberRef{name: m.Name, org: m.Organization, role: unique.Make(m.Role), active: m.Active})
 	w.setRefs(m.User, refs)
 	if had {
 		w.syncMember(old.User, old.Organization)

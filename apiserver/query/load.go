@@ -55,7 +55,7 @@ func (w *writer) load(users []User) {
 	postings := map[gram][]uint32{}
 	var active, inactive, all []uint32
 	for _, r := range recs {
-		for _, g := range gramsOf(r.fold[:]...) {
+		for _, g := range r.grams() {
 			postings[g] = append(postings[g], r.slot)
 		}
 		if r.IsActive {
@@ -97,8 +97,9 @@ func orderListOf(gen uint64, slots []uint32) *orderList {
 	const fill = orderChunkMax / 2
 	for from := 0; from < len(slots); from += fill {
 		to := min(from+fill, len(slots))
-		c := &orderChunk{gen: gen, slots: make([]uint32, to-from, orderChunkMax+1)}
-		copy(c.slots, slots[from:to])
+		// No room to grow: the first write after a snapshot copies the
+		// chunk anyway.
+		c := &orderChunk{gen: gen, slots: slices.Clone(slots[from:to])}
 		l.chunks = append(l.chunks, c)
 		l.starts = append(l.starts, from)
 	}

@@ -76,3 +76,30 @@ func TestHamtAgainstMap(t *testing.T) {
 		t.Fatalf("an emptied map keeps %d entries and root %v", m.n, m.root)
 	}
 }
+
+// TestRecordFolds builds records of every mix of fields that fold to
+// themselves and fields that do not, and wants each field's fold back,
+// with only the fields that change kept a second time.
+func TestRecordFolds(t *testing.T) {
+	values := []string{"", "ana", "Ana", "ΣΊΣΥΦΟΣ", "σίσυφος", "bad \xff", "K\u212a", "o'brien-smith"}
+	for _, username := range values {
+		for _, first := range values {
+			for _, last := range values {
+				r := newRec(User{Name: "n", Username: username, FirstName: first, LastName: last}, 0)
+				want := [3]string{fold(username), fold(first), fold(last)}
+				if got := r.fold(); got != want {
+					t.Fatalf("%q %q %q: folds %q, want %q", username, first, last, got, want)
+				}
+				kept := 0
+				for _, f := range []string{username, first, last} {
+					if fold(f) != f {
+						kept += len(fold(f))
+					}
+				}
+				if len(r.folds) != kept {
+					t.Errorf("%q %q %q: keeps %d bytes of folds, want %d", username, first, last, len(r.folds), kept)
+				}
+			}
+		}
+	}
+}

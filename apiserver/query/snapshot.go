@@ -96,7 +96,7 @@ func (s *Snapshot) OrganizationsOf(userName string) []MembershipRole {
 		if !ok || !o.present {
 			continue
 		}
-		out = append(out, MembershipRole{Organization: r.org, OrganizationID: o.ID, Role: r.role, Active: r.active})
+		out = append(out, MembershipRole{Organization: r.org, OrganizationID: o.ID, Role: r.role.Value(), Active: r.active})
 	}
 	slices.SortFunc(out, func(a, b MembershipRole) int { return cmp.Compare(a.Organization, b.Organization) })
 	return out
@@ -273,7 +273,8 @@ func (s *Snapshot) scopeOf(c Caller, ctx OrgContext, roles []Role) (scope, error
 	for _, m := range mine {
 		if m.org == o.Slug && m.active {
 			active = true
-			manager = manager || m.role == RoleOwner || m.role == RoleMaintainer
+			role := m.role.Value()
+			manager = manager || role == RoleOwner || role == RoleMaintainer
 		}
 	}
 	if !mapped || !active {
@@ -341,7 +342,8 @@ func conditionsOf(r *ListRequest) conditions {
 }
 
 func termMatches(u *userRec, t string) bool {
-	return strings.Contains(u.fold[0], t) || strings.Contains(u.fold[1], t) || strings.Contains(u.fold[2], t)
+	f := u.fold()
+	return strings.Contains(f[0], t) || strings.Contains(f[1], t) || strings.Contains(f[2], t)
 }
 
 func (c *conditions) test(u *userRec) bool {
