@@ -238,16 +238,20 @@ func (d *Directory) deleteUser(obj any) {
 		func(ix *query.Index) { ix.DeleteUser(u.Name) })
 }
 
-func membershipRecord(m *MembershipRecord) query.Membership {
+// indexMembership is what the index keeps of the membership named name.
+func indexMembership(name string, spec *iamv1alpha1.MembershipSpec) query.Membership {
 	return query.Membership{
-		Name:         m.Name,
-		Organization: m.Spec.Organization,
-		User:         m.Spec.User,
-		Role:         query.Role(m.Spec.Role),
-		Active:       m.Active(),
+		Name:         name,
+		Organization: spec.Organization,
+		User:         spec.User,
+		Role:         query.Role(spec.Role),
+		Active:       spec.Active(),
 	}
 }
 
+// upsertMembership indexes a new or changed membership. Its user is the
+// one it had: the API server refuses to change a membership's user, and a
+// membership's name is its organization's and its user's.
 func (d *Directory) upsertMembership(_, obj any) {
 	m, ok := obj.(*iamv1alpha1.Membership)
 	if !ok {
@@ -260,7 +264,7 @@ func (d *Directory) upsertMembership(_, obj any) {
 		return
 	}
 	d.update(change{kind: kindMembership, user: m.Spec.User, org: rec.Spec.Organization, membership: m.Name, rv: d.observe(kindMembership, m.ResourceVersion)},
-		func(ix *query.Index) { ix.UpsertMembership(membershipRecord(rec)) })
+		func(ix *query.Index) { ix.UpsertMembership(indexMembership(rec.Name, &rec.Spec)) })
 	d.catalog.put(rec)
 }
 
@@ -271,7 +275,7 @@ func (d *Directory) deleteMembership(obj any) {
 	}
 	d.update(change{kind: kindMembership, user: m.Spec.User, org: m.Spec.Organization, membership: m.Name, lastMembership: m,
 		rv: d.observe(kindMembership, m.ResourceVersion)},
-		func(ix *query.Index) { ix.DeleteMembership(m.Name) })
+		func(ix *query.Index) { ix.DeleteMembership(indexMembership(m.Name, &m.Spec)) })
 	d.catalog.remove(m.Name)
 }
 

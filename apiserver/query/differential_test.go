@@ -300,11 +300,22 @@ func (w *world) step() {
 			Name: fmt.Sprintf("m%d", w.rnd.IntN(60)), Organization: w.slugs[w.rnd.IntN(len(w.slugs))],
 			User: w.userName(), Role: roles[w.rnd.IntN(len(roles))], Active: w.rnd.IntN(3) > 0,
 		}
+		if old, ok := w.m.members[ms.Name]; ok && old.User != ms.User {
+			// A membership's user never changes: another user's membership
+			// of the same name comes after a deletion, as from the API
+			// server.
+			w.ix.DeleteMembership(old)
+		}
 		w.ix.UpsertMembership(ms)
 		w.m.members[ms.Name] = ms
 	case k < 17:
 		n := fmt.Sprintf("m%d", w.rnd.IntN(60))
-		w.ix.DeleteMembership(n)
+		old, ok := w.m.members[n]
+		if !ok {
+			// Deleting what the index does not hold changes nothing.
+			old = Membership{Name: n, User: w.userName()}
+		}
+		w.ix.DeleteMembership(old)
 		delete(w.m.members, n)
 	case k < 19:
 		i := w.rnd.IntN(len(w.slugs))

@@ -10,7 +10,8 @@
 //   - NewIndex, Index.UpsertUser/DeleteUser, UpsertMembership/
 //     DeleteMembership, UpsertOrganization/DeleteOrganization: one goroutine
 //     applies the cache's changes, in any order (a membership may arrive before
-//     its user or organization).
+//     its user or organization). A membership is found by its user and name:
+//     its user never changes.
 //   - Index.Snapshot: an O(1), consistent, immutable view; readers use it
 //     from any number of goroutines while the writer goes on.
 //   - ParseListRequest(url.Values, http.Header, ParseOptions) *ListRequest:

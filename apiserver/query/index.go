@@ -164,11 +164,8 @@ type state struct {
 	grams  hamt[gram, *pset]
 	orgs   hamt[string, *orgRec]
 	orgIDs hamt[int64, string]
-	// members maps a membership's name to its user's, whose refs hold the
-	// rest of it.
-	members hamt[string, string]
-	byUser  hamt[string, []memberRef]
-	loners  *pset // users with no memberships: the personal workspace
+	byUser hamt[string, []memberRef]
+	loners *pset // users with no memberships: the personal workspace
 	// active and inactive hold the users by isActive: is_active and JSON
 	// Logic conditions on it are answered from them.
 	active, inactive *pset
@@ -243,15 +240,19 @@ func (ix *Index) UpsertUser(u User) { ix.write(func(w *writer) { w.upsertUser(u)
 // DeleteUser removes the user named name, if present.
 func (ix *Index) DeleteUser(name string) { ix.write(func(w *writer) { w.deleteUser(name) }) }
 
-// UpsertMembership adds or replaces the membership named m.Name. Its user
-// and organization need not exist yet.
+// UpsertMembership adds or replaces the membership named m.Name among
+// m.User's. Its user and organization need not exist yet. A membership's
+// user never changes (the API server refuses such an update): the index
+// finds memberships by user and name, and keeps no map of every
+// membership's name, which its caller's store has already.
 func (ix *Index) UpsertMembership(m Membership) {
 	ix.write(func(w *writer) { w.upsertMembership(m) })
 }
 
-// DeleteMembership removes the membership named name, if present.
-func (ix *Index) DeleteMembership(name string) {
-	ix.write(func(w *writer) { w.deleteMembership(name) })
+// DeleteMembership removes the membership named m.Name among m.User's, if
+// present.
+func (ix *Index) DeleteMembership(m Membership) {
+	ix.write(func(w *writer) { w.deleteMembership(m.User, m.Name) })
 }
 
 // UpsertOrganization adds or replaces the organization o.Slug.
@@ -539,54 +540,43 @@ func withoutRef(refs []memberRef, name string) []memberRef {
 }
 
 // membership returns the membership named name, as the index holds it.
-func (st *state) membership(name string) (Membership, bool) {
-	user, ok := st.members.get(name)
-	if !ok {
+// membership returns the membership named name among user's.
+func (st *state) membership(user, name string) (Membership, bool) {
+	refs, _ := st.byUser.get(user)
+	i := slices.IndexFunc(refs, func(r memberRef) bool { return r.name == name })
+	if i < 0 {
 		return Membership{}, false
 	}
-	refs, _ := st.byUser.get(user)
-	m := Membership{Name: name, User: user}
-	if i := slices.IndexFunc(refs, func(r memberRef) bool { return r.name == name }); i >= 0 {
-		m.Organization, m.Role, m.Active = refs[i].org, refs[i].role.Value(), refs[i].active
-	}
-	return m, true
+	r := refs[i]
+	return Membership{Name: name, User: user, Organization: r.org, Role: r.role.Value(), Active: r.active}, true
 }
 
 func (w *writer) upsertMembership(m Membership) {
 	st := w.st
-	old, had := st.membership(m.Name)
+	old, had := st.membership(m.User, m.Name)
 	if had && old == m {
 		return
-	}
-	if !had || old.User != m.User {
-		st.members = st.members.set(w.gen, m.Name, m.User)
-	}
-	if had && old.User != m.User {
-		refs, _ := st.byUser.get(old.User)
-		w.setRefs(old.User, withoutRef(refs, m.Name))
 	}
 	refs, _ := st.byUser.get(m.User)
 	refs = append(withoutRef(refs, m.Name), memberRef{name: m.Name, org: m.Organization, role: unique.Make(m.Role), active: m.Active})
 	w.setRefs(m.User, refs)
-	if had {
-		w.syncMember(old.User, old.Organization)
-		w.syncLoner(old.User)
+	if had && old.Organization != m.Organization {
+		w.syncMember(m.User, old.Organization)
 	}
 	w.syncMember(m.User, m.Organization)
 	w.syncLoner(m.User)
 }
 
-func (w *writer) deleteMembership(name string) {
+func (w *writer) deleteMembership(user, name string) {
 	st := w.st
-	old, had := st.membership(name)
+	old, had := st.membership(user, name)
 	if !had {
 		return
 	}
-	st.members = st.members.del(w.gen, name)
-	refs, _ := st.byUser.get(old.User)
-	w.setRefs(old.User, withoutRef(refs, name))
-	w.syncMember(old.User, old.Organization)
-	w.syncLoner(old.User)
+	refs, _ := st.byUser.get(user)
+	w.setRefs(user, withoutRef(refs, name))
+	w.syncMember(user, old.Organization)
+	w.syncLoner(user)
 }
 
 func (w *writer) upsertOrganization(o Organization) {
