@@ -51,3 +51,49 @@ func TestCatalogKeepsNameOrder(t *testing.T) {
 		}
 	}
 }
+
+// An organization's part of the catalog holds every one of its memberships
+// (and may hold those of an organization whose slug begins with its own
+// and a dot); once a membership is not named <organization>.<user>, it is
+// the whole catalog.
+func TestCatalogOrganizationPart(t *testing.T) {
+	g := NewWithT(t)
+	stored := map[string]*MembershipRecord{}
+	c := newCatalog(func() []*MembershipRecord { return slices.Collect(maps.Values(stored)) })
+	put := func(name, org, user string) {
+		stored[name] = &MembershipRecord{Name: name, Spec: iamv1alpha1.MembershipSpec{Organization: org, User: user}}
+		c.put(stored[name])
+	}
+	names := func(ms []*MembershipRecord) []string {
+		out := []string{}
+		for _, m := range ms {
+			out = append(out, m.Name)
+		}
+		return out
+	}
+	for _, m := range [][2]string{{"acme", "alice"}, {"acme", "bob"}, {"acme.corp", "carol"}, {"acmex", "dave"}, {"ac", "me.erin"}, {"zeta", "acme"}} {
+		put(m[0]+"."+m[1], m[0], m[1])
+	}
+	g.Expect(c.all()).To(HaveLen(6), "built from the source")
+	put("acme.frank", "acme", "frank")
+	g.Expect(names(c.org("acme"))).To(Equal([]string{"acme.alice", "acme.bob", "acme.corp.carol", "acme.frank"}))
+	g.Expect(names(c.org("acme.corp"))).To(Equal([]string{"acme.corp.carol"}))
+	g.Expect(names(c.org("ac"))).To(Equal([]string{"ac.me.erin"}))
+	g.Expect(names(c.org("nosuch"))).To(BeEmpty())
+
+	put("weird", "acme", "grace")
+	g.Expect(names(c.org("acme"))).To(HaveLen(8), "a misnamed membership: the whole catalog")
+	delete(stored, "weird")
+	c.remove("weird")
+	g.Expect(names(c.org("acme"))).To(HaveLen(4))
+	// Replaced by a misnamed one, and back.
+	put("acme.bob", "acme", "robert")
+	g.Expect(c.org("zeta")).To(HaveLen(7))
+	put("acme.bob", "acme", "bob")
+	g.Expect(names(c.org("zeta"))).To(Equal([]string{"zeta.acme"}))
+
+	// A catalog built again from its source counts anew.
+	put("weird", "acme", "grace")
+	c2 := newCatalog(func() []*MembershipRecord { return slices.Collect(maps.Values(stored)) })
+	g.Expect(c2.org("zeta")).To(HaveLen(8))
+}

@@ -209,8 +209,14 @@ func (r *REST) visible(ctx context.Context, snap *query.Snapshot, c *directory.C
 	}
 	s := standingOf(snap, c)
 	var out []*directory.MembershipRecord
-	// The catalog is in name order; the filters keep it.
-	for _, m := range r.dir.SortedMemberships() {
+	// The catalog is in name order; the filters keep it. In an
+	// organization context, only the part of it that holds the
+	// organization's memberships is read.
+	rows := r.dir.SortedMemberships()
+	if slug != "" {
+		rows = r.dir.OrganizationMemberships(slug)
+	}
+	for _, m := range rows {
 		if slug != "" && m.Spec.Organization != slug {
 			continue
 		}
