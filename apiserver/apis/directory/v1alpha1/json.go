@@ -193,7 +193,8 @@ func plainMeta(m *metav1.ObjectMeta) bool {
 }
 
 // jsonObject appends one JSON object's members as encoding/json writes
-// them: HTML characters escaped, map keys sorted.
+// them: HTML characters escaped, map keys sorted. It is no API type.
+// +k8s:openapi-gen=false
 type jsonObject struct {
 	b []byte
 	// members counts the members written at each open level.
