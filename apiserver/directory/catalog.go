@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -12,12 +13,18 @@ import (
 // changes: read them, never change them.
 type catalog struct {
 	mu sync.Mutex
-	// sorted is every membership in name order, built from source on the
-	// first read after a list.
+	// sorted is every membership in name order as of the last read, built
+	// from source on the first read after a list. Readers hold it, so it
+	// never changes: the first read after changes merges them into a new
+	// one. Copying it on every change cost 0.7 ms and 800 KB at 100,000
+	// memberships (BenchmarkCatalogPut).
 	sorted []*MembershipRecord
-	// misnamed counts the memberships in sorted whose name is not their
-	// organization's and their user's, <organization>.<user>, as the API
-	// server requires.
+	// changes holds what changed since: a name's new record, or nil for a
+	// removed one.
+	changes map[string]*MembershipRecord
+	// misnamed counts the memberships, changes included, whose name is not
+	// their organization's and their user's, <organization>.<user>, as the
+	// API server requires.
 	misnamed int
 	source   func() []*MembershipRecord
 }
@@ -26,29 +33,20 @@ func newCatalog(source func() []*MembershipRecord) *catalog {
 	return &catalog{source: source}
 }
 
-// put adds or replaces m once the store holds it. Readers may hold the
-// sorted slice, so a change makes a new one: a copy with m in its place,
-// never a new sort.
+// put adds or replaces m once the store holds it.
 func (c *catalog) put(m *MembershipRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.sorted == nil {
 		return
 	}
-	i, found := slices.BinarySearchFunc(c.sorted, m.Name, byName)
-	if found && !wellNamed(c.sorted[i]) {
+	if old := c.current(m.Name); old != nil && !wellNamed(old) {
 		c.misnamed--
 	}
 	if !wellNamed(m) {
 		c.misnamed++
 	}
-	next := make([]*MembershipRecord, 0, len(c.sorted)+1)
-	next = append(next, c.sorted[:i]...)
-	next = append(next, m)
-	if found {
-		i++
-	}
-	c.sorted = append(next, c.sorted[i:]...)
+	c.change(m.Name, m)
 }
 
 // remove drops the membership named name once the store no longer holds it.
@@ -58,12 +56,51 @@ func (c *catalog) remove(name string) {
 	if c.sorted == nil {
 		return
 	}
-	if i, found := slices.BinarySearchFunc(c.sorted, name, byName); found {
-		if !wellNamed(c.sorted[i]) {
-			c.misnamed--
-		}
-		c.sorted = slices.Concat(c.sorted[:i], c.sorted[i+1:])
+	old := c.current(name)
+	if old == nil {
+		return
 	}
+	if !wellNamed(old) {
+		c.misnamed--
+	}
+	c.change(name, nil)
+}
+
+func (c *catalog) change(name string, m *MembershipRecord) {
+	if c.changes == nil {
+		c.changes = map[string]*MembershipRecord{}
+	}
+	c.changes[name] = m
+}
+
+// current is the membership named name, changes included; nil for none.
+func (c *catalog) current(name string) *MembershipRecord {
+	if m, ok := c.changes[name]; ok {
+		return m
+	}
+	if i, found := slices.BinarySearchFunc(c.sorted, name, byName); found {
+		return c.sorted[i]
+	}
+	return nil
+}
+
+// merged is sorted with changes applied, a new slice.
+func merged(sorted []*MembershipRecord, changes map[string]*MembershipRecord) []*MembershipRecord {
+	out := make([]*MembershipRecord, 0, len(sorted)+len(changes))
+	i := 0
+	for _, name := range slices.Sorted(maps.Keys(changes)) {
+		// The records before the change's name are copied as a run.
+		j, found := slices.BinarySearchFunc(sorted[i:], name, byName)
+		out = append(out, sorted[i:i+j]...)
+		i += j
+		if found {
+			i++
+		}
+		if m := changes[name]; m != nil {
+			out = append(out, m)
+		}
+	}
+	return append(out, sorted[i:]...)
 }
 
 func byName(m *MembershipRecord, name string) int { return strings.Compare(m.Name, name) }
@@ -76,8 +113,12 @@ func (c *catalog) all() []*MembershipRecord {
 	return c.load()
 }
 
-// load builds the sorted slice when it is not built; c.mu is held.
+// load builds the sorted slice when it is not built, and applies the
+// changes since the last read; c.mu is held.
 func (c *catalog) load() []*MembershipRecord {
+	if c.sorted != nil && len(c.changes) > 0 {
+		c.sorted, c.changes = merged(c.sorted, c.changes), nil
+	}
 	if c.sorted == nil {
 		c.sorted = c.source()
 		slices.SortFunc(c.sorted, func(a, b *MembershipRecord) int { return strings.Compare(a.Name, b.Name) })

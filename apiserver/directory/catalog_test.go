@@ -97,3 +97,40 @@ func TestCatalogOrganizationPart(t *testing.T) {
 	c2 := newCatalog(func() []*MembershipRecord { return slices.Collect(maps.Values(stored)) })
 	g.Expect(c2.org("zeta")).To(HaveLen(8))
 }
+
+// Changes between two reads, however many, leave the catalog what the
+// store holds, in name order, with its misnamed memberships counted.
+func TestCatalogMergesChanges(t *testing.T) {
+	g := NewWithT(t)
+	stored := map[string]*MembershipRecord{}
+	c := newCatalog(func() []*MembershipRecord { return slices.Collect(maps.Values(stored)) })
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for i := range 3000 {
+		org, user := fmt.Sprintf("o%d", rnd.IntN(5)), fmt.Sprintf("u%02d", rnd.IntN(60))
+		name := org + "." + user
+		switch rnd.IntN(5) {
+		case 0:
+			delete(stored, name)
+			c.remove(name)
+		case 1:
+			// Misnamed: another user than the name says.
+			stored[name] = &MembershipRecord{Name: name, Spec: iamv1alpha1.MembershipSpec{Organization: org, User: "x" + user}}
+			c.put(stored[name])
+		default:
+			stored[name] = &MembershipRecord{Name: name, Spec: iamv1alpha1.MembershipSpec{Organization: org, User: user, InvitedBy: strconv.Itoa(i)}}
+			c.put(stored[name])
+		}
+		if rnd.IntN(8) > 0 {
+			continue
+		}
+		want := slices.SortedFunc(maps.Values(stored), func(a, b *MembershipRecord) int { return byName(a, b.Name) })
+		g.Expect(c.all()).To(Equal(want))
+		misnamed := 0
+		for _, m := range want {
+			if !wellNamed(m) {
+				misnamed++
+			}
+		}
+		g.Expect(c.misnamed).To(Equal(misnamed))
+	}
+}

@@ -183,7 +183,7 @@ func claimsAny(c *Caller, ch change) bool {
 // <organization>.<user>.
 func (w *membershipWatcher) orgMemberships(org string) []string {
 	var names []string
-	for _, m := range w.d.SortedMemberships() {
+	for _, m := range w.d.OrganizationMemberships(org) {
 		if m.Spec.Organization == org {
 			names = append(names, m.Name)
 		}
