@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -269,7 +270,7 @@ func (o *jsonObject) time(k string, t metav1.Time) {
 		return
 	}
 	o.b = append(o.b, '"')
-	o.b = t.UTC().AppendFormat(o.b, "2006-01-02T15:04:05Z07:00")
+	o.b = t.UTC().AppendFormat(o.b, time.RFC3339)
 	o.b = append(o.b, '"')
 }
 
