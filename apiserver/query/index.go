@@ -540,42 +540,34 @@ func withoutRef(refs []memberRef, name string) []memberRef {
 }
 
 // membership returns the membership named name, as the index holds it.
-// membership returns the membership named name among user's.
-func (st *state) membership(user, name string) (Membership, bool) {
+// refOf returns user's memberships and the place among them of the one
+// named name, -1 for none.
+func (st *state) refOf(user, name string) ([]memberRef, int) {
 	refs, _ := st.byUser.get(user)
-	i := slices.IndexFunc(refs, func(r memberRef) bool { return r.name == name })
-	if i < 0 {
-		return Membership{}, false
-	}
-	r := refs[i]
-	return Membership{Name: name, User: user, Organization: r.org, Role: r.role.Value(), Active: r.active}, true
+	return refs, slices.IndexFunc(refs, func(r memberRef) bool { return r.name == name })
 }
 
 func (w *writer) upsertMembership(m Membership) {
-	st := w.st
-	old, had := st.membership(m.User, m.Name)
-	if had && old == m {
+	refs, i := w.st.refOf(m.User, m.Name)
+	ref := memberRef{name: m.Name, org: m.Organization, role: unique.Make(m.Role), active: m.Active}
+	if i >= 0 && refs[i] == ref {
 		return
 	}
-	refs, _ := st.byUser.get(m.User)
-	refs = append(withoutRef(refs, m.Name), memberRef{name: m.Name, org: m.Organization, role: unique.Make(m.Role), active: m.Active})
-	w.setRefs(m.User, refs)
-	if had && old.Organization != m.Organization {
-		w.syncMember(m.User, old.Organization)
+	w.setRefs(m.User, append(withoutRef(refs, m.Name), ref))
+	if i >= 0 && refs[i].org != m.Organization {
+		w.syncMember(m.User, refs[i].org)
 	}
 	w.syncMember(m.User, m.Organization)
 	w.syncLoner(m.User)
 }
 
 func (w *writer) deleteMembership(user, name string) {
-	st := w.st
-	old, had := st.membership(user, name)
-	if !had {
+	refs, i := w.st.refOf(user, name)
+	if i < 0 {
 		return
 	}
-	refs, _ := st.byUser.get(user)
 	w.setRefs(user, withoutRef(refs, name))
-	w.syncMember(user, old.Organization)
+	w.syncMember(user, refs[i].org)
 	w.syncLoner(user)
 }
 

@@ -32,11 +32,11 @@ func (u User) MarshalJSON() ([]byte, error) { return u.AppendJSON(nil) }
 // AppendJSON appends what MarshalJSON returns to b: compact JSON, HTML
 // characters escaped, as encoding/json's Encoder writes it.
 func (u *User) AppendJSON(b []byte) ([]byte, error) {
-	if out, ok := appendUser(b, u); ok {
-		return out, nil
+	if !plainMeta(&u.ObjectMeta) {
+		j, err := reflectUser(u)
+		return append(b, j...), err
 	}
-	j, err := reflectUser(u)
-	return append(b, j...), err
+	return appendUser(b, u), nil
 }
 
 // reflectUser is MarshalJSON through encoding/json.
@@ -76,15 +76,10 @@ func (m Membership) MarshalJSON() ([]byte, error) { return m.AppendJSON(nil) }
 // AppendJSON appends what MarshalJSON returns to b.
 func (m *Membership) AppendJSON(b []byte) ([]byte, error) {
 	if !plainMeta(&m.ObjectMeta) {
-		type plain Membership
-		j, err := json.Marshal((*plain)(m))
+		j, err := reflectMembership(m)
 		return append(b, j...), err
 	}
-	o := jsonObject{b: b}
-	o.open()
-	o.typeMeta(&m.TypeMeta)
-	o.key("metadata")
-	o.objectMeta(&m.ObjectMeta)
+	o := startObject(b, &m.TypeMeta, &m.ObjectMeta)
 	o.str("organization", m.Organization)
 	o.int("organizationId", m.OrganizationID)
 	o.str("user", m.User)
@@ -98,6 +93,12 @@ func (m *Membership) AppendJSON(b []byte) ([]byte, error) {
 	}
 	o.close()
 	return o.b, nil
+}
+
+// reflectMembership is MarshalJSON through encoding/json.
+func reflectMembership(m *Membership) ([]byte, error) {
+	type plain Membership
+	return json.Marshal((*plain)(m))
 }
 
 // MarshalJSON writes the page as encoding/json would.
@@ -124,37 +125,23 @@ func appendPage[T any, P interface {
 	o.strPtr("next", next, false)
 	o.strPtr("previous", previous, false)
 	o.key("items")
-	if items == nil {
-		o.b = append(o.b, "null"...)
-	} else {
-		o.b = append(o.b, '[')
-		for i := range items {
-			if i > 0 {
-				o.b = append(o.b, ',')
-			}
-			var err error
-			if o.b, err = P(&items[i]).AppendJSON(o.b); err != nil {
-				return nil, err
-			}
+	var err error
+	o.array(items == nil, len(items), func(i int) {
+		if err == nil {
+			o.b, err = P(&items[i]).AppendJSON(o.b)
 		}
-		o.b = append(o.b, ']')
+	})
+	if err != nil {
+		return nil, err
 	}
 	o.close()
 	return o.b, nil
 }
 
-// appendUser appends u's JSON to b, or returns false, and b as it was,
-// when u has fields that only encoding/json writes.
-func appendUser(b []byte, u *User) ([]byte, bool) {
-	if !plainMeta(&u.ObjectMeta) {
-		return b, false
-	}
+// appendUser appends the JSON of u, whose metadata is plainMeta, to b.
+func appendUser(b []byte, u *User) []byte {
 	full := u.IsActive != nil
-	o := jsonObject{b: b}
-	o.open()
-	o.typeMeta(&u.TypeMeta)
-	o.key("metadata")
-	o.objectMeta(&u.ObjectMeta)
+	o := startObject(b, &u.TypeMeta, &u.ObjectMeta)
 	o.int("id", u.ID)
 	o.str("username", u.Username)
 	o.str("firstName", u.FirstName)
@@ -175,19 +162,19 @@ func appendUser(b []byte, u *User) ([]byte, bool) {
 		o.status(s.ObservedGeneration, s.Conditions)
 	}
 	if full {
-		if u.Groups == nil {
-			o.strings("groups", []string{}, false)
-		} else {
-			o.strings("groups", u.Groups, false)
+		groups := u.Groups
+		if groups == nil {
+			groups = []string{}
 		}
+		o.strings("groups", groups, false)
 		o.timePtr("lastLogin", u.LastLogin, false)
 		o.organizations(u.Organizations, u.Organizations == nil)
 	}
 	o.close()
-	return o.b, true
+	return o.b
 }
 
-// plainMeta reports whether m sets only the fields appendUser writes.
+// plainMeta reports whether m sets only the fields objectMeta writes.
 func plainMeta(m *metav1.ObjectMeta) bool {
 	return m.GenerateName == "" && m.Namespace == "" && m.SelfLink == "" && m.DeletionGracePeriodSeconds == nil &&
 		m.OwnerReferences == nil && m.Finalizers == nil && m.ManagedFields == nil
@@ -200,6 +187,17 @@ type jsonObject struct {
 	b []byte
 	// members counts the members written at each open level.
 	members []int
+}
+
+// startObject opens an object of one of the directory's kinds after b and
+// writes its type and metadata, which are plainMeta.
+func startObject(b []byte, t *metav1.TypeMeta, m *metav1.ObjectMeta) jsonObject {
+	o := jsonObject{b: b}
+	o.open()
+	o.typeMeta(t)
+	o.key("metadata")
+	o.objectMeta(m)
+	return o
 }
 
 func (o *jsonObject) open() {
@@ -240,8 +238,26 @@ func (o *jsonObject) strPtr(k string, v *string, omit bool) {
 		o.str(k, *v)
 	case !omit:
 		o.key(k)
-		o.b = append(o.b, "null"...)
+		o.null()
 	}
+}
+
+func (o *jsonObject) null() { o.b = append(o.b, "null"...) }
+
+// array writes n items, each by item, or null.
+func (o *jsonObject) array(null bool, n int, item func(i int)) {
+	if null {
+		o.null()
+		return
+	}
+	o.b = append(o.b, '[')
+	for i := range n {
+		if i > 0 {
+			o.b = append(o.b, ',')
+		}
+		item(i)
+	}
+	o.b = append(o.b, ']')
 }
 
 func (o *jsonObject) int(k string, v int64) {
@@ -266,7 +282,7 @@ func (o *jsonObject) boolPtr(k string, v *bool) {
 func (o *jsonObject) time(k string, t metav1.Time) {
 	o.key(k)
 	if t.IsZero() {
-		o.b = append(o.b, "null"...)
+		o.null()
 		return
 	}
 	o.b = append(o.b, '"')
@@ -280,7 +296,7 @@ func (o *jsonObject) timePtr(k string, t *metav1.Time, omit bool) {
 		o.time(k, *t)
 	case !omit:
 		o.key(k)
-		o.b = append(o.b, "null"...)
+		o.null()
 	}
 }
 
@@ -289,18 +305,7 @@ func (o *jsonObject) strings(k string, list []string, omit bool) {
 		return
 	}
 	o.key(k)
-	if list == nil {
-		o.b = append(o.b, "null"...)
-		return
-	}
-	o.b = append(o.b, '[')
-	for i, s := range list {
-		if i > 0 {
-			o.b = append(o.b, ',')
-		}
-		o.b = appendJSONString(o.b, s)
-	}
-	o.b = append(o.b, ']')
+	o.array(list == nil, len(list), func(i int) { o.b = appendJSONString(o.b, list[i]) })
 }
 
 func (o *jsonObject) stringMap(k string, m map[string]string) {
@@ -373,12 +378,8 @@ func (o *jsonObject) conditions(conds []metav1.Condition) {
 		return
 	}
 	o.key("conditions")
-	o.b = append(o.b, '[')
-	for i := range conds {
+	o.array(false, len(conds), func(i int) {
 		c := &conds[i]
-		if i > 0 {
-			o.b = append(o.b, ',')
-		}
 		o.open()
 		o.str("type", c.Type)
 		o.str("status", string(c.Status))
@@ -387,8 +388,7 @@ func (o *jsonObject) conditions(conds []metav1.Condition) {
 		o.str("reason", c.Reason)
 		o.str("message", c.Message)
 		o.close()
-	}
-	o.b = append(o.b, ']')
+	})
 }
 
 // organizations writes the caller's organizations, nothing when omit.
@@ -397,15 +397,7 @@ func (o *jsonObject) organizations(orgs []UserOrganization, omit bool) {
 		return
 	}
 	o.key("organizations")
-	if orgs == nil {
-		o.b = append(o.b, "null"...)
-		return
-	}
-	o.b = append(o.b, '[')
-	for i := range orgs {
-		if i > 0 {
-			o.b = append(o.b, ',')
-		}
+	o.array(orgs == nil, len(orgs), func(i int) {
 		o.open()
 		o.str("slug", orgs[i].Slug)
 		o.intOmit("id", orgs[i].ID)
@@ -413,8 +405,7 @@ func (o *jsonObject) organizations(orgs []UserOrganization, omit bool) {
 		o.key("active")
 		o.b = strconv.AppendBool(o.b, orgs[i].Active)
 		o.close()
-	}
-	o.b = append(o.b, ']')
+	})
 }
 
 const hexDigits = "0123456789abcdef"

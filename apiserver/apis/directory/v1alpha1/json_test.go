@@ -115,63 +115,57 @@ func rawItems[T any](items []T, reference func(*T) ([]byte, error)) []json.RawMe
 	return out
 }
 
-// TestUserJSONMatchesReflection holds the direct encoding of users and of
-// their pages to encoding/json's bytes, on random users in both views,
-// and counts that most of them took the direct path.
-func TestUserJSONMatchesReflection(t *testing.T) {
+// holdsToReflection fills 3,000 objects of a kind and as many pages of
+// them, holds each one's direct encoding to encoding/json's bytes (reflect
+// for an object, reflectPage for a page whose items reflect wrote), and
+// counts that most objects took the direct path.
+func holdsToReflection[T, L any](t *testing.T, kind string, meta func(*T) *metav1.ObjectMeta, items func(*L) *[]T,
+	reflect func(*T) ([]byte, error), reflectPage func(*L, []json.RawMessage) ([]byte, error)) {
+	t.Helper()
 	f := jsonFiller()
 	direct := 0
 	for i := range 3000 {
-		var u User
-		f.Fill(&u)
-		if _, ok := appendUser(nil, &u); ok {
+		var obj T
+		f.Fill(&obj)
+		if plainMeta(meta(&obj)) {
 			direct++
 		}
-		sameJSON(t, "a user", u, mustJSON(reflectUser(&u)))
+		sameJSON(t, "a "+kind, any(obj).(json.Marshaler), mustJSON(reflect(&obj)))
 
-		var l UserList
+		var l L
 		f.Fill(&l)
 		if i%7 == 0 {
-			l.Items = nil
+			*items(&l) = nil
 		}
-		type plain UserList
-		sameJSON(t, "a page of users", &l, mustJSON(json.Marshal(struct {
-			plain
-			Items []json.RawMessage `json:"items"`
-		}{plain(l), rawItems(l.Items, reflectUser)})))
+		sameJSON(t, "a page of "+kind+"s", any(&l).(json.Marshaler), mustJSON(reflectPage(&l, rawItems(*items(&l), reflect))))
 	}
 	if direct < 2000 {
-		t.Errorf("%d of 3000 users took the direct path, want at least 2000", direct)
+		t.Errorf("%d of 3000 %ss took the direct path, want at least 2000", direct, kind)
 	}
+}
+
+// TestUserJSONMatchesReflection holds the direct encoding of users and of
+// their pages to encoding/json's bytes, on random users in both views.
+func TestUserJSONMatchesReflection(t *testing.T) {
+	holdsToReflection(t, "user", func(u *User) *metav1.ObjectMeta { return &u.ObjectMeta }, func(l *UserList) *[]User { return &l.Items },
+		reflectUser, func(l *UserList, items []json.RawMessage) ([]byte, error) {
+			type plain UserList
+			return json.Marshal(struct {
+				plain
+				Items []json.RawMessage `json:"items"`
+			}{plain(*l), items})
+		})
 }
 
 // TestMembershipJSONMatchesReflection is TestUserJSONMatchesReflection for
 // memberships.
 func TestMembershipJSONMatchesReflection(t *testing.T) {
-	type plainMembership Membership
-	reflectMembership := func(m *Membership) ([]byte, error) { return json.Marshal((*plainMembership)(m)) }
-	f := jsonFiller()
-	direct := 0
-	for i := range 3000 {
-		var m Membership
-		f.Fill(&m)
-		if plainMeta(&m.ObjectMeta) {
-			direct++
-		}
-		sameJSON(t, "a membership", m, mustJSON(reflectMembership(&m)))
-
-		var l MembershipList
-		f.Fill(&l)
-		if i%7 == 0 {
-			l.Items = nil
-		}
-		type plain MembershipList
-		sameJSON(t, "a page of memberships", &l, mustJSON(json.Marshal(struct {
-			plain
-			Items []json.RawMessage `json:"items"`
-		}{plain(l), rawItems(l.Items, reflectMembership)})))
-	}
-	if direct < 2000 {
-		t.Errorf("%d of 3000 memberships took the direct path, want at least 2000", direct)
-	}
+	holdsToReflection(t, "membership", func(m *Membership) *metav1.ObjectMeta { return &m.ObjectMeta }, func(l *MembershipList) *[]Membership { return &l.Items },
+		reflectMembership, func(l *MembershipList, items []json.RawMessage) ([]byte, error) {
+			type plain MembershipList
+			return json.Marshal(struct {
+				plain
+				Items []json.RawMessage `json:"items"`
+			}{plain(*l), items})
+		})
 }
