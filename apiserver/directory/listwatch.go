@@ -62,6 +62,9 @@ type listWatch struct {
 	url      string
 	resource schema.GroupResource
 	newObj   func() runtime.Object
+	// prepare, if set, is applied to each list item as soon as it is
+	// read, while the rest of the list is still arriving.
+	prepare func(runtime.Object) runtime.Object
 }
 
 var (
@@ -123,7 +126,11 @@ func (lw *listWatch) ListWithContext(ctx context.Context, opts metav1.ListOption
 			iter.ReadVal(&list.ListMeta)
 		case "items":
 			for iter.ReadArray() {
-				list.Items = append(list.Items, lw.decodeObject(watch.Added, iter))
+				obj := lw.decodeObject(watch.Added, iter)
+				if lw.prepare != nil {
+					obj = lw.prepare(obj)
+				}
+				list.Items = append(list.Items, obj)
 			}
 		default:
 			iter.Skip()

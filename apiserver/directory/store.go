@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -142,6 +143,10 @@ func (s *kindStore[T, R]) Replace(items []any, rv string) error {
 	objs := make([]T, len(items))
 	next := make(map[string]R, len(items))
 	for i, it := range items {
+		if k, ok := it.(*kept[T, R]); ok {
+			objs[i], next[k.obj.GetName()] = k.obj, k.rec
+			continue
+		}
 		o, err := s.typed(it)
 		if err != nil {
 			return err
@@ -187,9 +192,38 @@ func (s *kindStore[T, R]) waitSynced(ctx context.Context) bool {
 }
 
 // reflector lists and watches the store's kind, the type of expected, with
-// the directory's own list-watch.
+// the directory's own list-watch. Each listed object's record is made as
+// soon as the object is read, while kube-apiserver is still sending the
+// rest of the list, rather than after the whole list has arrived.
 func (s *kindStore[T, R]) reflector(cfg *rest.Config, hc *http.Client, expected T) *toolscache.Reflector {
-	return toolscache.NewReflectorWithOptions(newListWatch(cfg, hc, expected), expected, s, toolscache.ReflectorOptions{
+	lw := newListWatch(cfg, hc, expected)
+	lw.prepare = s.prepare
+	return toolscache.NewReflectorWithOptions(lw, expected, s, toolscache.ReflectorOptions{
 		Name: "directory " + s.resource.Resource, TypeDescription: s.resource.String(),
 	})
+}
+
+// prepare makes the record of a listed object as it is read; Replace takes
+// both.
+func (s *kindStore[T, R]) prepare(obj runtime.Object) runtime.Object {
+	if o, ok := obj.(T); ok {
+		return &kept[T, R]{obj: o, rec: s.keep(o)}
+	}
+	return obj
+}
+
+// kept is a listed object with the record its store will keep of it, made
+// while the list was read. The reflector hands list items to the store as
+// they are.
+type kept[T client.Object, R record] struct {
+	obj T
+	rec R
+}
+
+func (k *kept[T, R]) GetObjectKind() schema.ObjectKind { return k.obj.GetObjectKind() }
+
+// DeepCopyObject copies the object; the record is never changed, so it is
+// shared.
+func (k *kept[T, R]) DeepCopyObject() runtime.Object {
+	return &kept[T, R]{obj: k.obj.DeepCopyObject().(T), rec: k.rec}
 }

@@ -295,13 +295,31 @@ func BenchmarkListFilterRangeActive(b *testing.B) {
 }
 
 // BenchmarkLoad builds an index of n users at once, as a directory loads
-// its informers' initial lists (Index.Load), and one upsert at a time.
+// its initial lists (Index.Load), with and without the memberships that
+// arrived before them, and one upsert at a time.
 func BenchmarkLoad(b *testing.B) {
 	for _, n := range benchSizes {
 		d := makeDataset(b, n)
 		b.Run(fmt.Sprintf("load/users=%d", n), func(b *testing.B) {
 			for b.Loop() {
 				NewIndex().Load(d.users)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/user")
+		})
+		// As a directory loads: its organizations and memberships are
+		// indexed as they arrive, its users at once after.
+		b.Run(fmt.Sprintf("load-with-memberships/users=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				ix := NewIndex()
+				for o := range 100 {
+					ix.UpsertOrganization(Organization{Slug: fmt.Sprintf("org-%d", o), ID: int64(o + 1)})
+				}
+				for _, m := range d.memberships {
+					ix.UpsertMembership(m)
+				}
+				b.StartTimer()
+				ix.Load(d.users)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/user")
 		})

@@ -53,7 +53,7 @@ func (w *writer) load(users []User) {
 	}
 
 	postings := map[gram][]uint32{}
-	var active, inactive, all []uint32
+	var active, inactive []uint32
 	for _, r := range recs {
 		for _, g := range r.grams() {
 			postings[g] = append(postings[g], r.slot)
@@ -63,29 +63,76 @@ func (w *writer) load(users []User) {
 		} else {
 			inactive = append(inactive, r.slot)
 		}
-		all = append(all, r.slot)
 	}
 	for g, slots := range postings {
 		st.grams = st.grams.set(w.gen, g, psetOf(w.gen, slots))
 	}
 	st.active, st.inactive = psetOf(w.gen, active), psetOf(w.gen, inactive)
+	w.loadMembers(recs)
 	sorts.Wait()
 
-	// What addUser does last: a user with no memberships is a loner, and
-	// memberships that arrived before their user now count.
-	st.loners = psetOf(w.gen, all)
-	for _, r := range recs {
-		if refs, ok := st.byUser.get(r.Name); ok {
-			w.syncLoner(r.Name)
-			for i, ref := range refs {
-				if !slices.ContainsFunc(refs[:i], func(o memberRef) bool { return o.org == ref.org }) {
-					w.syncMember(r.Name, ref.org)
-				}
-			}
-		}
-	}
 	for _, u := range again {
 		w.upsertUser(u)
+	}
+}
+
+// loadMembers does for the loaded users what addUser does last, for all of
+// them at once: a user with no membership of an organization that exists
+// is a loner, and the memberships that arrived before their users now
+// count. Each organization's sets are built once from its members' slots,
+// which come in ascending order, instead of an insert per membership. The
+// index held no user before, so every organization's sets are empty.
+func (w *writer) loadMembers(recs []*userRec) {
+	st := w.st
+	type members struct {
+		all, active []uint32
+		roles       [4][]uint32
+	}
+	// appendOnce adds slot unless it is there already, which it is only as
+	// the last (slots ascend).
+	appendOnce := func(slots []uint32, slot uint32) []uint32 {
+		if n := len(slots); n > 0 && slots[n-1] == slot {
+			return slots
+		}
+		return append(slots, slot)
+	}
+	byOrg := map[string]*members{}
+	var loners []uint32
+	for _, r := range recs {
+		loner := true
+		refs, _ := st.byUser.get(r.Name)
+		for _, ref := range refs {
+			if o, ok := st.orgs.get(ref.org); ok && o.present {
+				loner = false
+			}
+			m := byOrg[ref.org]
+			if m == nil {
+				m = &members{}
+				byOrg[ref.org] = m
+			}
+			m.all = appendOnce(m.all, r.slot)
+			if ref.active {
+				m.active = appendOnce(m.active, r.slot)
+			}
+			if i := roleIndex(ref.role.Value()); i >= 0 {
+				m.roles[i] = appendOnce(m.roles[i], r.slot)
+			}
+		}
+		if loner {
+			loners = append(loners, r.slot)
+		}
+	}
+	st.loners = psetOf(w.gen, loners)
+	for org, m := range byOrg {
+		nr := orgRec{Organization: Organization{Slug: org}}
+		if rec, ok := st.orgs.get(org); ok {
+			nr = *rec
+		}
+		nr.all, nr.active = psetOf(w.gen, m.all), psetOf(w.gen, m.active)
+		for i, slots := range m.roles {
+			nr.roles[i] = psetOf(w.gen, slots)
+		}
+		st.orgs = st.orgs.set(w.gen, org, &nr)
 	}
 }
 

@@ -47,6 +47,8 @@ func (c *Config) Complete() CompletedConfig {
 type Server struct {
 	Generic   *genericapiserver.GenericAPIServer
 	Directory *directory.Directory
+	// synced is set once the directory's index holds the initial lists.
+	synced *atomic.Bool
 }
 
 // New builds the server: the directory's cache and the users storage.
@@ -88,24 +90,23 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", directoryv1alpha1.GroupName, err)
 	}
-	generic.AddPostStartHookOrDie("start-directory-cache", func(hc genericapiserver.PostStartHookContext) error {
-		go func() {
-			if err := dir.Start(hc); err != nil {
-				klog.ErrorS(err, "The directory's cache stopped")
-			}
-		}()
-		go func() {
-			if dir.WaitForCacheSync(hc) {
-				synced.Store(true)
-			}
-		}()
-		return nil
-	})
-	return &Server{Generic: generic, Directory: dir}, nil
+	return &Server{Generic: generic, Directory: dir, synced: &synced}, nil
 }
 
-// Run serves until ctx ends.
+// Run serves until ctx ends. The directory's cache starts loading first:
+// the lists from kube-apiserver, the longest part of a start, overlap the
+// generic server's own preparation (its OpenAPI documents, its listener).
 func (s *Server) Run(ctx context.Context) error {
+	go func() {
+		if err := s.Directory.Start(ctx); err != nil {
+			klog.ErrorS(err, "The directory's cache stopped")
+		}
+	}()
+	go func() {
+		if s.Directory.WaitForCacheSync(ctx) {
+			s.synced.Store(true)
+		}
+	}()
 	return s.Generic.PrepareRun().RunWithContext(ctx)
 }
 
