@@ -66,7 +66,11 @@ type Directory struct {
 	started bool
 	// pending holds the users of the initial lists until they
 	// are all there, to be loaded into the index at once; nil after.
-	pending map[string]query.User
+	pending map[string]*query.Prepared
+	// early holds the users of the initial list prepared for the index
+	// as the list was read, by name, until the store applies the list.
+	earlyMu sync.Mutex
+	early   map[string]earlyUser
 
 	mu      sync.Mutex
 	changed *sync.Cond
@@ -103,12 +107,14 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 		client:  cl,
 		index:   query.NewIndex(),
 		ids:     newIdentities(),
-		pending: map[string]query.User{},
+		pending: map[string]*query.Prepared{},
+		early:   map[string]earlyUser{},
 		hub:     newHub(opts.History),
 		seen:    map[string]uint64{},
 	}
 	d.changed = sync.NewCond(&d.mu)
 	d.users = newKindStore(d, kindUser, "users", keepUser, readUser, d.upsertUser, d.deleteUser)
+	d.users.early = d.prepareEarly
 	d.memberships = newKindStore(d, kindMembership, "memberships", keepMembership, readMembership, d.upsertMembership, d.deleteMembership)
 	d.organizations = newKindStore(d, kindOrganization, "organizations",
 		same[*iamv1alpha1.Organization], itself[*iamv1alpha1.Organization], d.upsertOrganization, d.deleteOrganization)
@@ -147,8 +153,11 @@ func (d *Directory) WaitForCacheSync(ctx context.Context) bool {
 	}
 	d.updateMu.Lock()
 	if d.pending != nil {
-		d.index.Load(slices.Collect(maps.Values(d.pending)))
+		d.index.LoadPrepared(slices.Collect(maps.Values(d.pending)))
 		d.pending = nil
+		d.earlyMu.Lock()
+		d.early = nil
+		d.earlyMu.Unlock()
 	}
 	d.hub.startAt(d.ResourceVersion(), d.index.Snapshot())
 	d.started = true
@@ -203,18 +212,57 @@ func (d *Directory) upsertUser(old, obj any) {
 		return
 	}
 	prev, _ := old.(*iamv1alpha1.User)
-	rec := Record(u)
 	d.ids.set(u.Name, prev, u)
-	if d.hold(u.ResourceVersion, func(p map[string]query.User) { p[u.Name] = rec }) {
+	if d.hold(u.ResourceVersion, func(p map[string]*query.Prepared) { p[u.Name] = d.prepared(u) }) {
 		return
 	}
+	rec := Record(u)
 	d.update(change{kind: kindUser, user: u.Name, obj: u, old: prev, rv: d.observe(kindUser, u.ResourceVersion)},
 		func(ix *query.Index) { ix.UpsertUser(rec) })
 }
 
+// prepareEarly readies a user of an initial list for the index as the list
+// is read, while kube-apiserver is still sending the rest of it; once the
+// index is loaded it does nothing.
+func (d *Directory) prepareEarly(u *iamv1alpha1.User) {
+	d.earlyMu.Lock()
+	loading := d.early != nil
+	d.earlyMu.Unlock()
+	if !loading {
+		return
+	}
+	p := query.Prepare(Record(u))
+	d.earlyMu.Lock()
+	if d.early != nil {
+		d.early[u.Name] = earlyUser{obj: u, prepared: p}
+	}
+	d.earlyMu.Unlock()
+}
+
+// earlyUser is a listed User and what the index will load of it.
+type earlyUser struct {
+	obj      *iamv1alpha1.User
+	prepared *query.Prepared
+}
+
+// prepared is u readied for the index: as its list was read if that was
+// this very object, now otherwise.
+func (d *Directory) prepared(u *iamv1alpha1.User) *query.Prepared {
+	d.earlyMu.Lock()
+	e, ok := d.early[u.Name]
+	if ok {
+		delete(d.early, u.Name)
+	}
+	d.earlyMu.Unlock()
+	if ok && e.obj == u {
+		return e.prepared
+	}
+	return query.Prepare(Record(u))
+}
+
 // hold applies fn to the users pending before the initial lists are
 // loaded, and reports whether it did; after, it does nothing.
-func (d *Directory) hold(rv string, fn func(map[string]query.User)) bool {
+func (d *Directory) hold(rv string, fn func(map[string]*query.Prepared)) bool {
 	d.updateMu.Lock()
 	defer d.updateMu.Unlock()
 	if d.pending == nil {
@@ -231,7 +279,7 @@ func (d *Directory) deleteUser(obj any) {
 		return
 	}
 	d.ids.set(u.Name, u, nil)
-	if d.hold(u.ResourceVersion, func(p map[string]query.User) { delete(p, u.Name) }) {
+	if d.hold(u.ResourceVersion, func(p map[string]*query.Prepared) { delete(p, u.Name) }) {
 		return
 	}
 	d.update(change{kind: kindUser, user: u.Name, old: u, rv: d.observe(kindUser, u.ResourceVersion)},

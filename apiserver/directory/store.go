@@ -36,6 +36,8 @@ type kindStore[T client.Object, R record] struct {
 	// a record again.
 	keep   func(T) R
 	object func(name string, r R) T
+	// early, if set, is also given each listed object as it is read.
+	early func(T)
 
 	mu   sync.RWMutex
 	objs map[string]R
@@ -207,6 +209,9 @@ func (s *kindStore[T, R]) reflector(cfg *rest.Config, hc *http.Client, expected 
 // both.
 func (s *kindStore[T, R]) prepare(obj runtime.Object) runtime.Object {
 	if o, ok := obj.(T); ok {
+		if s.early != nil {
+			s.early(o)
+		}
 		return &kept[T, R]{obj: o, rec: s.keep(o)}
 	}
 	return obj

@@ -72,3 +72,31 @@ func TestKindStoreAppliesListsAndEvents(t *testing.T) {
 
 	g.Expect(s.Update(&iamv1alpha1.Membership{})).To(MatchError(ContainSubstring("handed a *v1alpha1.Membership")))
 }
+
+// A User of an initial list is readied for the index as the list is read;
+// the store's change uses that only for the very object read, never for
+// another state of the same User, and nothing is readied once the index is
+// loaded.
+func TestUsersPreparedAsTheListIsRead(t *testing.T) {
+	g := NewWithT(t)
+	d := &Directory{early: map[string]earlyUser{}}
+	listed := &iamv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: "ann", ResourceVersion: "1"},
+		Spec: iamv1alpha1.UserSpec{FirstName: "Ann"}}
+	d.prepareEarly(listed)
+	early := d.early["ann"].prepared
+	g.Expect(early).NotTo(BeNil())
+	g.Expect(d.prepared(listed)).To(BeIdenticalTo(early))
+	g.Expect(d.early).To(BeEmpty(), "taken once")
+
+	d.prepareEarly(listed)
+	newer := listed.DeepCopy()
+	newer.Spec.FirstName = "Anna"
+	p := d.prepared(newer)
+	g.Expect(p).NotTo(BeIdenticalTo(d.early["ann"].prepared))
+	g.Expect(p.User()).To(Equal(Record(newer)))
+
+	d.early = nil
+	d.prepareEarly(listed)
+	g.Expect(d.early).To(BeNil())
+	g.Expect(d.prepared(listed).User()).To(Equal(Record(listed)))
+}

@@ -11,27 +11,57 @@ import (
 // directory loads its initial lists this way. Users already
 // held, or named twice, are upserted one by one.
 func (ix *Index) Load(users []User) {
+	prepared := make([]*Prepared, len(users))
+	for i, u := range users {
+		prepared[i] = Prepare(u)
+	}
+	ix.LoadPrepared(prepared)
+}
+
+// Prepared is a user made ready for LoadPrepared where it was read: its
+// folded search fields and its trigrams, computed once, on the caller's
+// goroutine, before the load. A Prepared is loaded at most once.
+type Prepared struct {
+	rec   *userRec
+	grams []gram
+}
+
+// Prepare readies u for LoadPrepared.
+func Prepare(u User) *Prepared {
+	r := newRec(u, 0)
+	return &Prepared{rec: r, grams: r.grams()}
+}
+
+// User is the user p was prepared from.
+func (p *Prepared) User() User { return p.rec.User }
+
+// LoadPrepared is Load for users prepared beforehand.
+func (ix *Index) LoadPrepared(users []*Prepared) {
 	ix.write(func(w *writer) { w.load(users) })
 }
 
-func (w *writer) load(users []User) {
+func (w *writer) load(users []*Prepared) {
 	st := w.st
 	if st.count > 0 || st.slots > 0 {
-		for _, u := range users {
-			w.upsertUser(u)
+		for _, p := range users {
+			w.upsertUser(p.User())
 		}
 		return
 	}
 	recs := make([]*userRec, 0, len(users))
+	grams := make([][]gram, 0, len(users))
 	var again []User
-	for _, u := range users {
+	for _, p := range users {
+		u := p.User()
 		if _, dup := st.names.get(u.Name); dup {
 			again = append(again, u)
 			continue
 		}
 		slot := uint32(len(recs))
-		r := newRec(u, slot)
+		r := p.rec
+		r.slot = slot
 		recs = append(recs, r)
+		grams = append(grams, p.grams)
 		st.users = st.users.set(w.gen, slot, r)
 		st.names = st.names.set(w.gen, u.Name, slot)
 	}
@@ -54,8 +84,8 @@ func (w *writer) load(users []User) {
 
 	postings := map[gram][]uint32{}
 	var active, inactive []uint32
-	for _, r := range recs {
-		for _, g := range r.grams() {
+	for i, r := range recs {
+		for _, g := range grams[i] {
 			postings[g] = append(postings[g], r.slot)
 		}
 		if r.IsActive {
