@@ -323,6 +323,27 @@ func BenchmarkLoad(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/user")
 		})
+		// As a directory loads since it readies each user as its list is
+		// read: what is left of Load after the last byte.
+		b.Run(fmt.Sprintf("load-prepared-with-memberships/users=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				ix := NewIndex()
+				for o := range 100 {
+					ix.UpsertOrganization(Organization{Slug: fmt.Sprintf("org-%d", o), ID: int64(o + 1)})
+				}
+				for _, m := range d.memberships {
+					ix.UpsertMembership(m)
+				}
+				prepared := make([]*Prepared, len(d.users))
+				for i, u := range d.users {
+					prepared[i] = Prepare(u)
+				}
+				b.StartTimer()
+				ix.LoadPrepared(prepared)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/user")
+		})
 		b.Run(fmt.Sprintf("upserts/users=%d", n), func(b *testing.B) {
 			for b.Loop() {
 				ix := NewIndex()
