@@ -294,6 +294,20 @@ func BenchmarkListFilterRangeActive(b *testing.B) {
 	benchList(b, asAdmin, fixed(`page=1&filter={"and":[{"<=":[100,{"var":"id"},5000]},{"==":[{"var":"is_active"},true]}]}`))
 }
 
+// organizationsAndMemberships is a new index of the dataset's organizations
+// and memberships, without users: what a directory holds when its users'
+// list arrives.
+func (d *dataset) organizationsAndMemberships() *Index {
+	ix := NewIndex()
+	for o := range 100 {
+		ix.UpsertOrganization(Organization{Slug: fmt.Sprintf("org-%d", o), ID: int64(o + 1)})
+	}
+	for _, m := range d.memberships {
+		ix.UpsertMembership(m)
+	}
+	return ix
+}
+
 // BenchmarkLoad builds an index of n users at once, as a directory loads
 // its initial lists (Index.Load), with and without the memberships that
 // arrived before them, and one upsert at a time.
@@ -311,13 +325,7 @@ func BenchmarkLoad(b *testing.B) {
 		b.Run(fmt.Sprintf("load-with-memberships/users=%d", n), func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
-				ix := NewIndex()
-				for o := range 100 {
-					ix.UpsertOrganization(Organization{Slug: fmt.Sprintf("org-%d", o), ID: int64(o + 1)})
-				}
-				for _, m := range d.memberships {
-					ix.UpsertMembership(m)
-				}
+				ix := d.organizationsAndMemberships()
 				b.StartTimer()
 				ix.Load(d.users)
 			}
@@ -328,13 +336,7 @@ func BenchmarkLoad(b *testing.B) {
 		b.Run(fmt.Sprintf("load-prepared-with-memberships/users=%d", n), func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
-				ix := NewIndex()
-				for o := range 100 {
-					ix.UpsertOrganization(Organization{Slug: fmt.Sprintf("org-%d", o), ID: int64(o + 1)})
-				}
-				for _, m := range d.memberships {
-					ix.UpsertMembership(m)
-				}
+				ix := d.organizationsAndMemberships()
 				prepared := make([]*Prepared, len(d.users))
 				for i, u := range d.users {
 					prepared[i] = Prepare(u)

@@ -480,7 +480,7 @@ func BenchmarkDirectoryRestart(b *testing.B) {
 			// minute on a shared machine: each restart is read against the
 			// floor measured right before it.
 			floorNow := env.streamFloor(b, true)
-			kubeBefore := env.kubeStats(b)
+			kubeBefore := env.kubeStats(b, hc)
 			began := time.Now()
 			if err := env.stack.RestartDirectory(env.ctx); err != nil {
 				b.Fatal(err)
@@ -500,7 +500,7 @@ func BenchmarkDirectoryRestart(b *testing.B) {
 			}
 			restarts = append(restarts, time.Since(began))
 			ratios = append(ratios, restarts[len(restarts)-1].Seconds()/floorNow.Seconds())
-			kube := env.kubeStats(b).since(kubeBefore)
+			kube := env.kubeStats(b, hc).since(kubeBefore)
 			collections += kube.gcs
 			if kube.gcs == 0 {
 				calm = append(calm, restarts[len(restarts)-1])
@@ -539,7 +539,7 @@ func (e *benchEnv) streamFloor(b *testing.B, list bool) time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
-	kubeBefore := e.kubeStats(b)
+	kubeBefore := e.kubeStats(b, hc)
 	began := time.Now()
 	var g errgroup.Group
 	var sizes [2]int64
@@ -583,7 +583,7 @@ func (e *benchEnv) streamFloor(b *testing.B, list bool) time.Duration {
 		b.Fatal(err)
 	}
 	took := time.Since(began)
-	kube := e.kubeStats(b).since(kubeBefore)
+	kube := e.kubeStats(b, hc).since(kubeBefore)
 	b.Logf("kube-apiserver sent users (%d MiB) and memberships (%d MiB) in %s (list %v), with %.1f s of CPU and %d garbage collections",
 		sizes[0]>>20, sizes[1]>>20, took.Round(time.Millisecond), list, kube.cpu, kube.gcs)
 	return took
@@ -604,12 +604,9 @@ func (s kubeStats) since(before kubeStats) kubeStats {
 
 // kubeStats reads kube-apiserver's /metrics. Its list time varies with its
 // garbage collections: a collection marks the whole watch cache.
-func (e *benchEnv) kubeStats(b *testing.B) kubeStats {
+// hc is an administrator's client.
+func (e *benchEnv) kubeStats(b *testing.B, hc *http.Client) kubeStats {
 	b.Helper()
-	hc, err := rest.HTTPClientFor(e.admin)
-	if err != nil {
-		b.Fatal(err)
-	}
 	body := benchBody(b, hc, strings.TrimSuffix(e.admin.Host, "/")+"/metrics")
 	var st kubeStats
 	for line := range strings.Lines(string(body)) {
