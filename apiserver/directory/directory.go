@@ -119,10 +119,14 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 	d.organizations = newKindStore(d, kindOrganization, "organizations",
 		same[*iamv1alpha1.Organization], itself[*iamv1alpha1.Organization], d.upsertOrganization, d.deleteOrganization)
 	d.catalog = newCatalog(d.memberships.list)
+	lists, err := listClient(cfg)
+	if err != nil {
+		return nil, err
+	}
 	d.reflectors = []*toolscache.Reflector{
-		d.users.reflector(cfg, hc, &iamv1alpha1.User{}),
-		d.memberships.reflector(cfg, hc, &iamv1alpha1.Membership{}),
-		d.organizations.reflector(cfg, hc, &iamv1alpha1.Organization{}),
+		d.users.reflector(cfg, lists, &iamv1alpha1.User{}),
+		d.memberships.reflector(cfg, lists, &iamv1alpha1.Membership{}),
+		d.organizations.reflector(cfg, lists, &iamv1alpha1.Organization{}),
 	}
 	d.logins = newLoginRecorder(cl, opts.LastLoginInterval)
 	return d, nil

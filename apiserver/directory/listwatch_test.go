@@ -2,6 +2,7 @@ package directory
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -177,4 +178,42 @@ func TestListWatchLists(t *testing.T) {
 	g.Expect(items).To(HaveLen(2))
 	g.Expect(items[1]).To(Equal(asKubernetes(g, fullUser("b"))))
 	g.Expect(got.DeepCopyObject()).To(Equal(got))
+}
+
+// The reflectors list and watch over HTTP/1.1, a connection each, from an
+// API server that speaks HTTP/2 to other clients.
+func TestListsAndWatchesOverHTTP1(t *testing.T) {
+	g := NewWithT(t)
+	protos := make(chan string, 8)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protos <- r.Proto
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("watch") == "true" {
+			return
+		}
+		fmt.Fprint(w, `{"kind":"UserList","metadata":{"resourceVersion":"5"},"items":[]}`)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	cfg := &rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{
+		CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})}}
+
+	other, err := rest.HTTPClientFor(cfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	resp, err := other.Get(srv.URL + "/apis")
+	g.Expect(err).NotTo(HaveOccurred())
+	resp.Body.Close()
+	g.Expect(<-protos).To(Equal("HTTP/2.0"), "the server speaks HTTP/2")
+
+	lists, err := listClient(cfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	lw := newListWatch(cfg, lists, &iamv1alpha1.User{})
+	_, err = lw.List(metav1.ListOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(<-protos).To(Equal("HTTP/1.1"))
+	w, err := lw.Watch(metav1.ListOptions{ResourceVersion: "5"})
+	g.Expect(err).NotTo(HaveOccurred())
+	w.Stop()
+	g.Expect(<-protos).To(Equal("HTTP/1.1"))
 }

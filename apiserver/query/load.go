@@ -1,7 +1,9 @@
 package query
 
 import (
+	"cmp"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -71,16 +73,14 @@ func (w *writer) load(users []*Prepared) {
 	// The orders sort on their own goroutines while this one builds the
 	// trigram postings: the sorts read the records and nothing else.
 	var sorts sync.WaitGroup
-	for f := range numFields {
-		sorts.Go(func() {
-			order := make([]uint32, n)
-			for i := range order {
-				order[i] = uint32(i)
-			}
-			slices.SortFunc(order, func(a, b uint32) int { return f.compareTotal(recs[a], recs[b]) })
-			st.orders[f] = orderListOf(w.gen, order)
-		})
+	for _, f := range []field{fieldUsername, fieldFirstName, fieldLastName} {
+		sorts.Go(func() { st.orders[f] = orderListOf(w.gen, sortedByString(f, recs)) })
 	}
+	sorts.Go(func() {
+		byID := sortedByID(recs)
+		st.orders[fieldID] = orderListOf(w.gen, byID)
+		st.orders[fieldIsActive] = orderListOf(w.gen, byActive(byID, recs))
+	})
 
 	postings := map[gram][]uint32{}
 	var active, inactive []uint32
@@ -104,6 +104,101 @@ func (w *writer) load(users []*Prepared) {
 	for _, u := range again {
 		w.upsertUser(u)
 	}
+}
+
+// The orders of a load are sorted on keys that hold what most comparisons
+// need (the start of the string, the id), in one slice, rather than on
+// slots that point to records all over the heap. Each is compareTotal's
+// order: the field, then id, then name.
+
+// stringKey is a record's key in the order of a string field: the first
+// eight bytes of the string, big-endian and zero-padded, its length
+// (capped at nine: past eight, only that the string is longer matters),
+// its id and its slot.
+type stringKey struct {
+	prefix uint64
+	id     int64
+	n      uint32
+	slot   uint32
+}
+
+// sortedByString is the order of the string field f over recs, whose slots
+// are their indexes.
+func sortedByString(f field, recs []*userRec) []uint32 {
+	keys := make([]stringKey, len(recs))
+	for i, r := range recs {
+		s := f.str(r)
+		var prefix uint64
+		for j := range 8 {
+			prefix <<= 8
+			if j < len(s) {
+				prefix |= uint64(s[j])
+			}
+		}
+		keys[i] = stringKey{prefix: prefix, id: r.ID, n: uint32(min(len(s), 9)), slot: uint32(i)}
+	}
+	slices.SortFunc(keys, func(a, b stringKey) int {
+		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
+			return c
+		}
+		// Equal starts: strings of eight bytes or fewer differ only in
+		// their zero bytes past the shorter's end, so the shorter is first.
+		if a.n > 8 || b.n > 8 {
+			if c := strings.Compare(f.str(recs[a.slot]), f.str(recs[b.slot])); c != 0 {
+				return c
+			}
+		} else if c := cmp.Compare(a.n, b.n); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.id, b.id); c != 0 {
+			return c
+		}
+		return strings.Compare(recs[a.slot].Name, recs[b.slot].Name)
+	})
+	return slotsOf(keys, func(k stringKey) uint32 { return k.slot })
+}
+
+// idKey is a record's key in the id order.
+type idKey struct {
+	id   int64
+	slot uint32
+}
+
+// sortedByID is the id order over recs, whose slots are their indexes.
+func sortedByID(recs []*userRec) []uint32 {
+	keys := make([]idKey, len(recs))
+	for i, r := range recs {
+		keys[i] = idKey{id: r.ID, slot: uint32(i)}
+	}
+	slices.SortFunc(keys, func(a, b idKey) int {
+		if c := cmp.Compare(a.id, b.id); c != 0 {
+			return c
+		}
+		return strings.Compare(recs[a.slot].Name, recs[b.slot].Name)
+	})
+	return slotsOf(keys, func(k idKey) uint32 { return k.slot })
+}
+
+// byActive is the is_active order from the id order: the inactive users,
+// then the active ones, each in the id order.
+func byActive(byID []uint32, recs []*userRec) []uint32 {
+	out := make([]uint32, 0, len(byID))
+	for _, active := range []bool{false, true} {
+		for _, slot := range byID {
+			if recs[slot].IsActive == active {
+				out = append(out, slot)
+			}
+		}
+	}
+	return out
+}
+
+func slotsOf[K any](keys []K, slot func(K) uint32) []uint32 {
+	out := make([]uint32, len(keys))
+	for i, k := range keys {
+		out[i] = slot(k)
+	}
+	return out
 }
 
 // loadMembers does for the loaded users what addUser does last, for all of
