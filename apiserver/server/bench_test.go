@@ -484,14 +484,13 @@ func BenchmarkDirectoryRestart(b *testing.B) {
 			floorNow := env.streamFloor(b, true)
 			kubeBefore, ownBefore := env.kubeStats(b, hc), processCPU()
 			var profiled sync.WaitGroup
+			var profileErr error
 			if len(restarts) == 0 {
 				if f := profileFile(b, "ROSTER_BENCH_KUBEPROFILE"); f != nil {
 					// Twice kube-apiserver's time to send the lists covers
 					// the first restart.
-					seconds := strconv.Itoa(int(2*floorNow.Seconds()) + 1)
-					profiled.Go(func() {
-						_, _ = f.Write(benchBody(b, hc, strings.TrimSuffix(env.admin.Host, "/")+"/debug/pprof/profile?seconds="+seconds))
-					})
+					url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(env.admin.Host, "/"), int(2*floorNow.Seconds())+1)
+					profiled.Go(func() { profileErr = saveProfile(hc, url, f) })
 				}
 			}
 			began := time.Now()
@@ -513,6 +512,9 @@ func BenchmarkDirectoryRestart(b *testing.B) {
 			}
 			restarts = append(restarts, time.Since(began))
 			profiled.Wait()
+			if profileErr != nil {
+				b.Fatalf("profiling kube-apiserver: %v", profileErr)
+			}
 			ratios = append(ratios, restarts[len(restarts)-1].Seconds()/floorNow.Seconds())
 			kube, own := env.kubeStats(b, hc).since(kubeBefore), processCPU()-ownBefore
 			collections += kube.gcs
@@ -654,6 +656,20 @@ func (e *benchEnv) kubeStats(b *testing.B, hc *http.Client) kubeStats {
 		}
 	}
 	return st
+}
+
+// saveProfile writes what url answers, a profile, to f.
+func saveProfile(hc *http.Client, url string, f *os.File) error {
+	resp, err := hc.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
 
 // processCPU is the CPU time this process (the benchmark and the
