@@ -119,7 +119,7 @@ func New(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (*Directory, er
 	d.organizations = newKindStore(d, kindOrganization, "organizations",
 		same[*iamv1alpha1.Organization], itself[*iamv1alpha1.Organization], d.upsertOrganization, d.deleteOrganization)
 	d.catalog = newCatalog(d.memberships.list)
-	lists, err := listClient(cfg)
+	lists, err := ListClient(cfg)
 	if err != nil {
 		return nil, err
 	}

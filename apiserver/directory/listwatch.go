@@ -72,13 +72,13 @@ var (
 	_ toolscache.ListerWatcher            = &listWatch{}
 )
 
-// listClient is the HTTP client of the reflectors: HTTP/1.1, one
+// ListClient is the HTTP client of the reflectors: HTTP/1.1, one
 // connection per list or watch. Over HTTP/2 the lists of users and of
 // memberships would share one connection, and each 16 KiB frame of them
 // would pass from the connection's reading goroutine to the list's; that
 // cost a reader of the two lists half as much CPU again as over HTTP/1.1
 // (docs/benchmarks.md, "Restart").
-func listClient(cfg *rest.Config) (*http.Client, error) {
+func ListClient(cfg *rest.Config) (*http.Client, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.TLSClientConfig.NextProtos = []string{"http/1.1"}
 	hc, err := rest.HTTPClientFor(cfg)

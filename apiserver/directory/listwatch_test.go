@@ -206,7 +206,7 @@ func TestListsAndWatchesOverHTTP1(t *testing.T) {
 	resp.Body.Close()
 	g.Expect(<-protos).To(Equal("HTTP/2.0"), "the server speaks HTTP/2")
 
-	lists, err := listClient(cfg)
+	lists, err := ListClient(cfg)
 	g.Expect(err).NotTo(HaveOccurred())
 	lw := newListWatch(cfg, lists, &iamv1alpha1.User{})
 	_, err = lw.List(metav1.ListOptions{})

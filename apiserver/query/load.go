@@ -150,10 +150,7 @@ func sortedByString(f field, recs []*userRec) []uint32 {
 		} else if c := cmp.Compare(a.n, b.n); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.id, b.id); c != 0 {
-			return c
-		}
-		return strings.Compare(recs[a.slot].Name, recs[b.slot].Name)
+		return idThenName(recs, a.id, b.id, a.slot, b.slot)
 	})
 	return slotsOf(keys, func(k stringKey) uint32 { return k.slot })
 }
@@ -170,13 +167,17 @@ func sortedByID(recs []*userRec) []uint32 {
 	for i, r := range recs {
 		keys[i] = idKey{id: r.ID, slot: uint32(i)}
 	}
-	slices.SortFunc(keys, func(a, b idKey) int {
-		if c := cmp.Compare(a.id, b.id); c != 0 {
-			return c
-		}
-		return strings.Compare(recs[a.slot].Name, recs[b.slot].Name)
-	})
+	slices.SortFunc(keys, func(a, b idKey) int { return idThenName(recs, a.id, b.id, a.slot, b.slot) })
 	return slotsOf(keys, func(k idKey) uint32 { return k.slot })
+}
+
+// idThenName orders two records whose keys tie on their field as
+// compareTotal does: by id, then by name.
+func idThenName(recs []*userRec, aID, bID int64, a, b uint32) int {
+	if c := cmp.Compare(aID, bID); c != 0 {
+		return c
+	}
+	return strings.Compare(recs[a].Name, recs[b].Name)
 }
 
 // byActive is the is_active order from the id order: the inactive users,
